@@ -1,0 +1,21 @@
+"""Text-to-speech: the protocol, and an adapter that streams sentence by sentence."""
+
+from .stream_adapter import StreamAdapter
+from .tts import (
+    TTS,
+    ChunkedStream,
+    SynthesizedAudio,
+    SynthesizeStream,
+    TTSCapabilities,
+    TTSError,
+)
+
+__all__ = [
+    "TTS",
+    "ChunkedStream",
+    "StreamAdapter",
+    "SynthesizeStream",
+    "SynthesizedAudio",
+    "TTSCapabilities",
+    "TTSError",
+]

@@ -1,0 +1,73 @@
+"""Streams a non-streaming TTS: text is cut into sentences and each is synthesized as soon
+as it is complete, so the first sentence plays while the LLM is still writing."""
+
+from __future__ import annotations
+
+from .._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
+from .._utils.aio import Chan
+from ..tokenize import SentenceStream
+from .tts import TTS, ChunkedStream, SynthesizedAudio, SynthesizeStream, TTSCapabilities
+
+
+class StreamAdapter(TTS):
+    def __init__(self, *, tts: TTS, min_sentence_len: int = 20, stream_context_len: int = 10):
+        super().__init__(
+            capabilities=TTSCapabilities(streaming=True, aligned_transcript=False),
+            sample_rate=tts.sample_rate,
+            num_channels=tts.num_channels,
+        )
+        self._tts = tts
+        self._min_sentence_len = min_sentence_len
+        self._stream_context_len = stream_context_len
+
+    @property
+    def wrapped_tts(self) -> TTS:
+        return self._tts
+
+    @property
+    def label(self) -> str:
+        return f"StreamAdapter({self._tts.label})"
+
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> ChunkedStream:
+        return self._tts.synthesize(text, conn_options=conn_options)
+
+    def stream(
+        self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> SynthesizeStream:
+        return _AdapterStream(self, conn_options=conn_options)
+
+
+class _AdapterStream(SynthesizeStream):
+    def __init__(self, adapter: StreamAdapter, *, conn_options: APIConnectOptions) -> None:
+        super().__init__(adapter, conn_options=conn_options)
+        self._adapter = adapter
+
+    async def _run(self, text: Chan[str | SynthesizeStream._Flush]) -> None:
+        splitter = self._new_splitter()
+        async for piece in text:
+            if isinstance(piece, str):
+                sentences = splitter.push_text(piece)
+            else:
+                sentences = splitter.flush()
+                splitter = self._new_splitter()
+            for sentence in sentences:
+                await self._synthesize(sentence)
+        for sentence in splitter.flush():
+            await self._synthesize(sentence)
+
+    def _new_splitter(self) -> SentenceStream:
+        return SentenceStream(
+            min_sentence_len=self._adapter._min_sentence_len,
+            stream_context_len=self._adapter._stream_context_len,
+        )
+
+    async def _synthesize(self, sentence: str) -> None:
+        if not sentence.strip():
+            return
+        stream = self._adapter._tts.synthesize(sentence, conn_options=self._conn_options)
+        first = True
+        async for audio in stream:
+            self._emit(SynthesizedAudio(frame=audio.frame, delta_text=sentence if first else ""))
+            first = False

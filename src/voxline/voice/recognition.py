@@ -1,0 +1,142 @@
+"""Audio in, turn-engine facts out: fans frames to the VAD and the agent's stt_node and turns
+their events into `SpeechStarted`, `SpeechEnded`, `Transcript` and `SttEndOfSpeech`."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from .._utils.aio import Chan, cancel_and_wait, now
+from ..audio import AudioFrame
+from ..stt.stt import SpeechEvent, SpeechEventType
+from ..vad import VAD, VADEventType
+from . import turns
+from .agent import Agent, ModelSettings
+
+if TYPE_CHECKING:
+    from .session import AgentSession
+
+logger = logging.getLogger("voxline.recognition")
+
+STT_RESTART_DELAY = 0.5
+TURN_AUDIO_SECONDS = 8.0
+
+
+class Recognition:
+    def __init__(
+        self,
+        session: AgentSession[Any],
+        agent: Agent,
+        *,
+        vad: VAD | None,
+        has_stt: bool,
+        feed: Callable[[turns.TurnInput], None],
+    ) -> None:
+        self._session = session
+        self._agent = agent
+        self._vad = vad
+        self._has_stt = has_stt
+        self._feed = feed
+        self._vad_stream = vad.stream() if vad is not None else None
+        self._stt_audio: Chan[AudioFrame] = Chan()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._recent_audio: collections.deque[AudioFrame] = collections.deque()
+        self._recent_duration = 0.0
+        self._user_speaking = False
+        self._closed = False
+        self.final_received = asyncio.Event()
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._vad_stream is not None:
+            self._tasks.append(loop.create_task(self._vad_loop(), name="vad"))
+        if self._has_stt:
+            self._tasks.append(loop.create_task(self._stt_loop(), name="stt"))
+
+    @property
+    def recent_audio(self) -> list[AudioFrame]:
+        return list(self._recent_audio)
+
+    def push_audio(self, frame: AudioFrame, *, discard_for_stt: bool = False) -> None:
+        if self._closed:
+            return
+        if self._vad_stream is not None:
+            self._vad_stream.push_frame(frame)
+        if self._has_stt:
+            # while protected speech plays, the STT hears silence so nothing piles up
+            self._stt_audio.send_nowait(
+                AudioFrame.create(frame.sample_rate, frame.num_channels, frame.samples_per_channel)
+                if discard_for_stt
+                else frame
+            )
+        self._recent_audio.append(frame)
+        self._recent_duration += frame.duration
+        while self._recent_duration > TURN_AUDIO_SECONDS and len(self._recent_audio) > 1:
+            self._recent_duration -= self._recent_audio.popleft().duration
+
+    def flush_stt(self) -> None:
+        """Ask for a final transcript now (manual turns)."""
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._stt_audio.close()
+        if self._vad_stream is not None:
+            await self._vad_stream.aclose()
+        await cancel_and_wait(*self._tasks)
+
+    async def _vad_loop(self) -> None:
+        assert self._vad_stream is not None
+        async for ev in self._vad_stream:
+            t = now()
+            if ev.type == VADEventType.START_OF_SPEECH:
+                self._user_speaking = True
+                self._feed(turns.SpeechStarted(t, started_at=t - ev.speech_duration))
+            elif ev.type == VADEventType.END_OF_SPEECH:
+                self._user_speaking = False
+                self._feed(turns.SpeechEnded(t, ended_at=t - ev.silence_duration))
+
+    async def _audio_for_stt(self) -> AsyncIterator[AudioFrame]:
+        async for frame in self._stt_audio:
+            yield frame
+
+    async def _stt_loop(self) -> None:
+        while not self._closed:
+            try:
+                node = self._agent.stt_node(self._audio_for_stt(), ModelSettings())
+                if node is None:
+                    return
+                async for ev in node:
+                    self._on_stt_event(ev)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self._session._report_error(e, source="stt")
+                await asyncio.sleep(STT_RESTART_DELAY)
+
+    def _on_stt_event(self, ev: SpeechEvent | str) -> None:
+        t = now()
+        if isinstance(ev, str):
+            ev = SpeechEvent(SpeechEventType.FINAL_TRANSCRIPT, [_speech_data(ev)])
+        if ev.type == SpeechEventType.START_OF_SPEECH and self._vad is None:
+            self._feed(turns.SpeechStarted(t, started_at=t))
+        elif ev.type == SpeechEventType.END_OF_SPEECH:
+            if self._vad is None:
+                self._feed(turns.SpeechEnded(t, ended_at=t))
+            self._feed(turns.SttEndOfSpeech(t))
+        elif ev.type in (SpeechEventType.INTERIM_TRANSCRIPT, SpeechEventType.PREFLIGHT_TRANSCRIPT):
+            self._session._on_transcript(ev.text, is_final=False, event=ev)
+            self._feed(turns.Transcript(t, ev.text, final=False))
+        elif ev.type == SpeechEventType.FINAL_TRANSCRIPT:
+            self._session._on_transcript(ev.text, is_final=True, event=ev)
+            self._feed(turns.Transcript(t, ev.text, final=True))
+            self.final_received.set()
+
+
+def _speech_data(text: str) -> Any:
+    from ..stt.stt import SpeechData
+
+    return SpeechData(language="", text=text)

@@ -1,0 +1,1356 @@
+"""AgentSession: the orchestrator. It owns the models, the I/O slots, the turn engine, the
+speech queue and the current agent, and reports every step as an event.
+
+Decisions live in `turns.TurnEngine`; this module only moves data and performs actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import AsyncIterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Generic, Literal, TypeVar
+
+from .._exceptions import SessionClosedError
+from .._types import NOT_GIVEN, NotGivenOr, SessionConnectOptions, is_given
+from .._utils.aio import TaskSet, cancel_and_wait, now
+from .._utils.emitter import EventEmitter
+from ..audio import AudioFrame, AudioResampler, combine_frames, remix_channels
+from ..llm.chat_context import (
+    AgentConfigUpdate,
+    AgentHandoff,
+    ChatContext,
+    ChatItem,
+    ChatMessage,
+)
+from ..llm.llm import LLM, LLMError, ToolChoice
+from ..llm.tool_context import (
+    FunctionTool,
+    StopResponse,
+    Tool,
+    ToolFlag,
+    flatten_tools,
+)
+from ..stt.stt import STT, SpeechEvent, STTError
+from ..tts.tts import TTS, TTSError
+from ..vad import VAD
+from . import turns
+from .agent import Agent
+from .events import (
+    AgentFalseInterruptionEvent,
+    AgentState,
+    AgentStateChangedEvent,
+    CloseEvent,
+    CloseReason,
+    ConversationItemAddedEvent,
+    EOUMetrics,
+    ErrorEvent,
+    EventTypes,
+    FunctionToolsExecutedEvent,
+    LLMMetrics,
+    MetricsCollectedEvent,
+    SpeechCreatedEvent,
+    TTSMetrics,
+    UserInputTranscribedEvent,
+    UserState,
+    UserStateChangedEvent,
+    UserTranscriptionTimeoutEvent,
+    UserTurnExceededEvent,
+)
+from .io import AgentInput, AgentOutput
+from .recognition import Recognition
+from .reply import Reply
+from .speech import SpeechHandle, SpeechQueue
+from .turn_detector import TurnDetector
+from .turn_options import (
+    InterruptionOptions,
+    ResolvedTurnHandling,
+    TurnHandlingOptions,
+    resolve_turn_handling,
+)
+
+logger = logging.getLogger("voxline.session")
+
+Userdata_T = TypeVar("Userdata_T")
+
+_BUILTIN_TEXT_TRANSFORMS = ("filter_markdown", "filter_emoji")
+_on_enter_ctx: contextvars.ContextVar[bool] = contextvars.ContextVar("on_enter", default=False)
+_session_ctx: contextvars.ContextVar[AgentSession[Any] | None] = contextvars.ContextVar(
+    "voxline_session", default=None
+)
+
+Lifecycle = Literal["initializing", "starting", "running", "closing", "closed"]
+
+
+@dataclass
+class _Preemptive:
+    reply: Reply
+    transcript: str
+    chat_ctx: ChatContext
+    tool_names: tuple[str, ...]
+    tool_choice: ToolChoice | None
+
+
+def _current_session(agent: Agent) -> AgentSession[Any]:
+    session = _session_ctx.get() or agent._session
+    if session is None:
+        raise RuntimeError("an AgentTask can only be awaited inside a running session")
+    return session
+
+
+def _resolve_model(value: Any, slot: str) -> Any:
+    if isinstance(value, str):
+        from ..models import resolve_model
+
+        return resolve_model(value, slot=slot)
+    return value
+
+
+class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
+    def __init__(
+        self,
+        *,
+        stt: NotGivenOr[STT | str | None] = NOT_GIVEN,
+        vad: NotGivenOr[VAD | str | None] = NOT_GIVEN,
+        llm: NotGivenOr[LLM | str | None] = NOT_GIVEN,
+        tts: NotGivenOr[TTS | str | None] = NOT_GIVEN,
+        turn_detection: NotGivenOr[Any] = NOT_GIVEN,
+        turn_handling: TurnHandlingOptions | None = None,
+        tools: Sequence[Tool] | None = None,
+        mcp_servers: Sequence[Any] | None = None,
+        max_tool_steps: int = 3,
+        ivr_detection: bool = False,
+        user_away_timeout: float | None = 15.0,
+        min_consecutive_speech_delay: float = 0.0,
+        tts_text_transforms: NotGivenOr[Sequence[Any] | None] = NOT_GIVEN,
+        use_tts_aligned_transcript: NotGivenOr[bool] = NOT_GIVEN,
+        preemptive_generation: NotGivenOr[bool] = NOT_GIVEN,
+        video_sampler: NotGivenOr[Any] = NOT_GIVEN,
+        userdata: NotGivenOr[Userdata_T] = NOT_GIVEN,
+        aec_warmup_duration: float | None = 3.0,
+        transcription_timeout: float | None = None,
+        session_close_transcript_timeout: float = 2.0,
+        conn_options: SessionConnectOptions | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        # flat turn options, as older code passes them; turn_handling wins where both are set
+        allow_interruptions: NotGivenOr[bool] = NOT_GIVEN,
+        discard_audio_if_uninterruptible: NotGivenOr[bool] = NOT_GIVEN,
+        min_interruption_duration: NotGivenOr[float] = NOT_GIVEN,
+        min_interruption_words: NotGivenOr[int] = NOT_GIVEN,
+        min_endpointing_delay: NotGivenOr[float] = NOT_GIVEN,
+        max_endpointing_delay: NotGivenOr[float] = NOT_GIVEN,
+        false_interruption_timeout: NotGivenOr[float | None] = NOT_GIVEN,
+        resume_false_interruption: NotGivenOr[bool] = NOT_GIVEN,
+    ) -> None:
+        super().__init__()
+        if max_tool_steps < 1:
+            raise ValueError(f"max_tool_steps must be >= 1, got {max_tool_steps}")
+        if user_away_timeout is not None and user_away_timeout <= 0:
+            raise ValueError("user_away_timeout must be > 0 or None")
+        if min_consecutive_speech_delay < 0:
+            raise ValueError("min_consecutive_speech_delay must be >= 0")
+        if aec_warmup_duration is not None and aec_warmup_duration < 0:
+            raise ValueError("aec_warmup_duration must be >= 0 or None")
+        if transcription_timeout is not None and transcription_timeout <= 0:
+            raise ValueError("transcription_timeout must be > 0 or None")
+        self._stt: STT | None = _resolve_model(stt, "stt") if is_given(stt) else None
+        self._vad: VAD | None = _resolve_model(vad, "vad") if is_given(vad) else None
+        self._llm: LLM | None = _resolve_model(llm, "llm") if is_given(llm) else None
+        self._tts: TTS | None = _resolve_model(tts, "tts") if is_given(tts) else None
+        self._tools: list[Tool] = list(tools or [])
+        flatten_tools(self._tools)
+        self._mcp_servers = list(mcp_servers or [])
+        self._max_tool_steps = max_tool_steps
+        self._ivr_detection = ivr_detection
+        self._user_away_timeout = user_away_timeout
+        self._min_consecutive_speech_delay = min_consecutive_speech_delay
+        self._tts_text_transforms = _validate_text_transforms(tts_text_transforms)
+        self._use_tts_aligned_transcript = (
+            use_tts_aligned_transcript if is_given(use_tts_aligned_transcript) else False
+        )
+        if is_given(video_sampler) and video_sampler is not None and not callable(video_sampler):
+            raise TypeError("video_sampler must be callable or None")
+        self._video_sampler = video_sampler
+        self._userdata: NotGivenOr[Userdata_T] = userdata
+        self._aec_warmup_duration = aec_warmup_duration
+        self._transcription_timeout = transcription_timeout
+        self._session_close_transcript_timeout = session_close_transcript_timeout
+        self._conn_options = conn_options or SessionConnectOptions()
+        self._loop = loop
+
+        flat: dict[str, Any] = {}
+        interruption: dict[str, Any] = {}
+        endpointing: dict[str, Any] = {}
+        for key, value in (
+            ("enabled", allow_interruptions),
+            ("discard_audio_if_uninterruptible", discard_audio_if_uninterruptible),
+            ("min_duration", min_interruption_duration),
+            ("min_words", min_interruption_words),
+            ("false_interruption_timeout", false_interruption_timeout),
+            ("resume_false_interruption", resume_false_interruption),
+        ):
+            if is_given(value):
+                interruption[key] = value
+        for key, value in (
+            ("min_delay", min_endpointing_delay),
+            ("max_delay", max_endpointing_delay),
+        ):
+            if is_given(value):
+                endpointing[key] = value
+        if interruption:
+            flat["interruption"] = interruption
+        if endpointing:
+            flat["endpointing"] = endpointing
+        if is_given(preemptive_generation):
+            flat["preemptive_generation"] = {"enabled": bool(preemptive_generation)}
+        if is_given(turn_detection):
+            flat["turn_detection"] = turn_detection
+        self._turn_layers: list[Any] = [flat, dict(turn_handling or {})]
+        self._turn_handling = resolve_turn_handling(*self._turn_layers)  # validates now
+
+        self._input = AgentInput(self._on_input_changed)
+        self._output = AgentOutput(self._on_output_changed)
+        self._history = ChatContext.empty()
+        self._agent: Agent | None = None
+        self._lifecycle: Lifecycle = "initializing"
+        self._agent_state: AgentState = "initializing"
+        self._user_state: UserState = "listening"
+        self._queue = SpeechQueue()
+        self._current_speech: SpeechHandle | None = None
+        self._speech_wake: asyncio.Event | None = None
+        self._tasks = TaskSet()
+        self._engine: turns.TurnEngine | None = None
+        self._recognition: Recognition | None = None
+        self._feeding = False
+        self._pending_inputs: list[turns.TurnInput] = []
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._tick_at: float | None = None
+        self._last_agent_fact: tuple[str, bool, bool] | None = None
+        self._pending_turns = 0
+        self._tools_running = 0
+        self._turn_task: asyncio.Task[None] | None = None
+        self._preemptive: _Preemptive | None = None
+        self._output_paused = False
+        self._closing = False
+        self._closed_fut: asyncio.Future[None] | None = None
+        self._draining = False
+        self._unrecoverable_errors = 0
+        self._last_speech_done_at: float | None = None
+        self._audio_forward_task: asyncio.Task[None] | None = None
+        self._input_rate: int | None = None
+        self._input_resampler: AudioResampler | None = None
+        self._output_resamplers: dict[int, AudioResampler] = {}
+        self._room_io: Any = None
+        self._agent_switch_lock: asyncio.Lock | None = None
+        self._close_task: asyncio.Task[None] | None = None
+
+    # ================================================================ properties
+
+    @property
+    def history(self) -> ChatContext:
+        return self._history
+
+    @property
+    def current_agent(self) -> Agent:
+        if self._agent is None:
+            raise RuntimeError("the session has no agent yet: call start(agent) first")
+        return self._agent
+
+    @property
+    def current_speech(self) -> SpeechHandle | None:
+        return self._current_speech
+
+    @property
+    def agent_state(self) -> AgentState:
+        return self._agent_state
+
+    @property
+    def user_state(self) -> UserState:
+        return self._user_state
+
+    @property
+    def userdata(self) -> Userdata_T:
+        if not is_given(self._userdata):
+            raise ValueError("userdata was not set: pass userdata= to AgentSession")
+        return self._userdata
+
+    @userdata.setter
+    def userdata(self, value: Userdata_T) -> None:
+        self._userdata = value
+
+    @property
+    def input(self) -> AgentInput:
+        return self._input
+
+    @property
+    def output(self) -> AgentOutput:
+        return self._output
+
+    @property
+    def stt(self) -> STT | None:
+        return self._stt
+
+    @property
+    def vad(self) -> VAD | None:
+        return self._vad
+
+    @property
+    def llm(self) -> LLM | None:
+        return self._llm
+
+    @property
+    def tts(self) -> TTS | None:
+        return self._tts
+
+    @property
+    def tools(self) -> list[Tool]:
+        return list(self._tools)
+
+    @property
+    def mcp_servers(self) -> list[Any]:
+        return list(self._mcp_servers)
+
+    @property
+    def max_tool_steps(self) -> int:
+        return self._max_tool_steps
+
+    @property
+    def conn_options(self) -> SessionConnectOptions:
+        return self._conn_options
+
+    @property
+    def turn_handling(self) -> ResolvedTurnHandling:
+        return self._turn_handling
+
+    @property
+    def tts_text_transforms(self) -> list[Any] | None:
+        return self._tts_text_transforms
+
+    @property
+    def video_sampler(self) -> Any:
+        return self._video_sampler
+
+    @property
+    def room_io(self) -> Any:
+        if self._room_io is None:
+            raise RuntimeError("the session was not started with a room")
+        return self._room_io
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self._lifecycle
+
+    # ================================================================ lifecycle
+
+    async def start(
+        self,
+        agent: Agent,
+        *,
+        room: Any = None,
+        room_options: Any = None,
+    ) -> None:
+        if self._lifecycle != "initializing":
+            raise RuntimeError(f"start() was already called (session is {self._lifecycle})")
+        if not isinstance(agent, Agent):
+            raise TypeError(f"start() needs an Agent, got {type(agent).__name__}")
+        self._lifecycle = "starting"
+        self._speech_wake = asyncio.Event()
+        self._agent_switch_lock = asyncio.Lock()
+        self._closed_fut = asyncio.get_running_loop().create_future()
+        if room is not None:
+            from . import room_io as room_io_module
+
+            self._room_io = room_io_module.RoomIO(self, room, options=room_options)
+            await self._room_io.start()
+        self._tasks.create(self._scheduling_loop(), name="speech_scheduler")
+        self._set_agent_state("listening")
+        await self._switch_agent(agent, run_on_exit=False)
+        self._start_audio_forwarding()
+        if self._lifecycle == "starting":
+            self._lifecycle = "running"
+
+    async def __aenter__(self) -> AgentSession[Userdata_T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def drain(self) -> None:
+        """Finish every queued speech, then return. No new user turns start replies."""
+        self._draining = True
+        while True:
+            pending = [h for h in [self._current_speech, *self._queue.in_playout_order()] if h]
+            if self._turn_task is not None and not self._turn_task.done():
+                await asyncio.wait([self._turn_task])
+                continue
+            if not pending:
+                return
+            await asyncio.gather(*(h.wait_for_playout() for h in pending))
+
+    async def aclose(self) -> None:
+        await self._aclose(CloseReason.USER_INITIATED)
+
+    def shutdown(self, *, drain: bool = True) -> None:
+        """Close from synchronous code (e.g. a signal handler)."""
+        self._start_close(CloseReason.USER_INITIATED, drain=drain)
+
+    def _start_close(self, reason: CloseReason, *, error: Any = None, drain: bool = False) -> None:
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(
+                self._aclose(reason, error=error, drain=drain), name="session_close"
+            )
+
+    async def _aclose(self, reason: CloseReason, *, error: Any = None, drain: bool = False) -> None:
+        if self._lifecycle == "initializing":
+            self._lifecycle = "closed"
+            return
+        if self._closing:
+            if self._closed_fut is not None:
+                await asyncio.shield(self._closed_fut)
+            return
+        if drain:
+            await self.drain()
+        self._closing = True
+        self._lifecycle = "closing"
+        await self._commit_trailing_user_turn()
+        for handle in [self._current_speech, *self._queue.clear()]:
+            if handle is not None and not handle.done():
+                handle.interrupt(force=True)
+        await self._cancel_preemptive()
+        if self._turn_task is not None:
+            await cancel_and_wait(self._turn_task)
+        # let replies commit what was heard before their tasks are torn down
+        pending = [h for h in [self._current_speech] if h is not None and not h.done()]
+        if pending:
+            await asyncio.wait(
+                [asyncio.ensure_future(h.wait_for_playout()) for h in pending], timeout=2.0
+            )
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        await cancel_and_wait(self._audio_forward_task)
+        if self._recognition is not None:
+            await self._recognition.aclose()
+        if self._room_io is not None:
+            await self._room_io.aclose()
+        await self._tasks.aclose()
+        self._lifecycle = "closed"
+        self.emit("close", CloseEvent(reason=reason, error=error))
+        if self._closed_fut is not None and not self._closed_fut.done():
+            self._closed_fut.set_result(None)
+
+    async def _commit_trailing_user_turn(self) -> None:
+        """A person's last words before the session closes belong in the history."""
+        engine = self._engine
+        recognition = self._recognition
+        if engine is None:
+            return
+        if not engine.transcript and recognition is not None and self._stt_expected():
+            speaking_or_waiting = self._user_state == "speaking" or engine._untranscribed_since
+            if speaking_or_waiting:
+                recognition.final_received.clear()
+                try:
+                    await asyncio.wait_for(
+                        recognition.final_received.wait(), self._session_close_transcript_timeout
+                    )
+                except asyncio.TimeoutError:
+                    pass
+        transcript = engine.transcript.strip()
+        if transcript:
+            msg = ChatMessage(role="user", content=[transcript])
+            assert self._agent is not None
+            self._commit_item(self._agent, msg)
+            engine.feed(turns.ClearTurn(now()))
+
+    def _check_open(self, what: str) -> None:
+        if self._lifecycle in ("closing", "closed"):
+            raise SessionClosedError(f"cannot {what}: the session is {self._lifecycle}")
+        if self._lifecycle == "initializing":
+            raise RuntimeError(f"cannot {what}: call start(agent) first")
+
+    # ================================================================ agents
+
+    def update_agent(self, agent: Agent) -> None:
+        """Hand the conversation to another agent (on_exit of the old, on_enter of the new)."""
+        self._check_open("update_agent")
+        self._tasks.create(self._switch_agent(agent), name="update_agent")
+
+    def _schedule_handoff(self, agent: Agent) -> None:
+        if not self._closing:
+            self._tasks.create(self._switch_agent(agent), name="handoff")
+
+    async def _switch_agent(
+        self, agent: Agent, *, run_on_exit: bool = True, run_on_enter: bool = True
+    ) -> None:
+        assert self._agent_switch_lock is not None
+        async with self._agent_switch_lock:
+            old = self._agent
+            if old is agent:
+                return
+            if old is not None and run_on_exit:
+                try:
+                    await old.on_exit()
+                except Exception as e:
+                    logger.exception("on_exit of %s failed", old.id)
+                    self._report_error(e, source=old)
+            self._agent = agent
+            agent._session = self
+            self._ensure_instructions(agent)
+            handoff = AgentHandoff(old_agent_id=old.id if old else None, new_agent_id=agent.id)
+            self._history.insert(handoff)
+            self.emit("conversation_item_added", ConversationItemAddedEvent(item=handoff))
+            self._configure_turns()
+            await self._restart_recognition()
+            if run_on_enter:
+                self._tasks.create(self._run_on_enter(agent), name="on_enter")
+
+    async def _run_on_enter(self, agent: Agent) -> None:
+        token = _on_enter_ctx.set(True)
+        session_token = _session_ctx.set(self)
+        try:
+            await agent.on_enter()
+        except Exception as e:
+            logger.exception("on_enter of %s failed", agent.id)
+            self._report_error(e, source=agent)
+        finally:
+            _on_enter_ctx.reset(token)
+            _session_ctx.reset(session_token)
+
+    def _ensure_instructions(self, agent: Agent) -> None:
+        ctx = agent._chat_ctx
+        first = ctx.items[0] if ctx.items else None
+        if first is not None and first.type == "message" and first.role == "system":
+            if first.content != [agent.instructions]:
+                first.content = [agent.instructions]
+            return
+        instr = ChatMessage(role="system", content=[agent.instructions], created_at=-1.0)
+        ctx.items.insert(0, instr)
+        update = AgentConfigUpdate(
+            instructions=agent.instructions,
+            tools_added=[t.name for t in self._tools_for(agent)] or None,
+            created_at=-1.0 + 1e-9,
+        )
+        ctx.items.insert(1, update)
+
+    def _on_agent_config_changed(
+        self,
+        agent: Agent,
+        *,
+        instructions: str | None = None,
+        tools_added: list[str] | None = None,
+        tools_removed: list[str] | None = None,
+    ) -> None:
+        if instructions is not None:
+            self._ensure_instructions(agent)
+        update = AgentConfigUpdate(
+            instructions=instructions, tools_added=tools_added, tools_removed=tools_removed
+        )
+        agent._chat_ctx.insert(update)
+        self._history.insert(update)
+
+    def _tools_for(self, agent: Agent) -> list[FunctionTool]:
+        tools = flatten_tools([*agent.tools, *self._tools])
+        if _on_enter_ctx.get():
+            tools = [t for t in tools if not (t.info.flags & ToolFlag.IGNORE_ON_ENTER)]
+        return tools
+
+    # ================================================================ model resolution
+
+    def _resolve_stt(self, agent: Agent) -> STT | None:
+        return _resolve_model(agent.stt, "stt") if is_given(agent.stt) else self._stt
+
+    def _resolve_vad(self, agent: Agent) -> VAD | None:
+        return _resolve_model(agent.vad, "vad") if is_given(agent.vad) else self._vad
+
+    def _resolve_llm(self, agent: Agent) -> LLM | None:
+        return _resolve_model(agent.llm, "llm") if is_given(agent.llm) else self._llm
+
+    def _resolve_tts(self, agent: Agent) -> TTS | None:
+        return _resolve_model(agent.tts, "tts") if is_given(agent.tts) else self._tts
+
+    def _stt_expected(self) -> bool:
+        return self._agent is not None and (
+            self._resolve_stt(self._agent) is not None
+            or type(self._agent).stt_node is not Agent.stt_node
+        )
+
+    # ================================================================ turn engine wiring
+
+    def _configure_turns(self) -> None:
+        agent = self._agent
+        assert agent is not None
+        resolved = resolve_turn_handling(*self._turn_layers, agent.turn_handling)
+        if is_given(agent.allow_interruptions):
+            from dataclasses import replace
+
+            resolved = replace(
+                resolved,
+                interruption=replace(resolved.interruption, enabled=agent.allow_interruptions),
+            )
+        detection_value = resolved.turn_detection
+        vad = self._resolve_vad(agent)
+        has_stt = self._stt_expected()
+        detector: TurnDetector | None = None
+        if detection_value is None:
+            detection: turns.DetectionMode = "vad" if vad else ("stt" if has_stt else "manual")
+        elif isinstance(detection_value, str):
+            if detection_value not in ("vad", "stt", "manual", "realtime_llm"):
+                raise ValueError(
+                    f"unknown turn_detection {detection_value!r}: use 'vad', 'stt', 'manual', "
+                    "'realtime_llm' or a turn detector model"
+                )
+            detection = detection_value  # type: ignore[assignment]
+            if detection == "vad" and vad is None:
+                raise ValueError("turn_detection='vad' needs a VAD (pass vad=)")
+        elif isinstance(detection_value, TurnDetector):
+            detection = "model"
+            detector = detection_value
+        else:
+            raise TypeError(
+                f"turn_detection must be a mode string or a TurnDetector, got {detection_value!r}"
+            )
+        self._turn_detector = detector
+        self._turn_handling = resolved
+        audio_out = self._output.audio
+        config = turns.TurnConfig(
+            detection=detection,
+            has_vad=vad is not None,
+            has_stt=has_stt,
+            can_pause=audio_out is not None and audio_out.can_pause,
+            endpointing=resolved.endpointing,
+            interruption=resolved.interruption,
+            preemptive=resolved.preemptive_generation,
+            user_turn_limit=resolved.user_turn_limit,
+            user_away_timeout=self._user_away_timeout,
+            transcription_timeout=self._transcription_timeout,
+            aec_warmup_duration=self._aec_warmup_duration,
+            unlikely_threshold=detector.unlikely_threshold if detector else 0.5,
+        )
+        if self._engine is None:
+            self._engine = turns.TurnEngine(config, t=now())
+        else:
+            self._engine.reconfigure(config)
+        self._last_agent_fact = None
+        self._update_agent_state()
+
+    @property
+    def _interruption(self) -> InterruptionOptions:
+        return self._turn_handling.interruption
+
+    def _feed(self, event: turns.TurnInput) -> None:
+        """Feed the engine; inputs raised while performing actions are queued, not nested."""
+        if self._engine is None or self._lifecycle == "closed":
+            return
+        self._pending_inputs.append(event)
+        if self._feeding:
+            return
+        self._feeding = True
+        try:
+            while self._pending_inputs:
+                ev = self._pending_inputs.pop(0)
+                for action in self._engine.feed(ev):
+                    self._perform(action)
+        finally:
+            self._feeding = False
+        self._rearm_tick()
+
+    def _rearm_tick(self) -> None:
+        assert self._engine is not None
+        deadline = self._engine.next_deadline()
+        if deadline == self._tick_at:
+            return
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        self._tick_at = deadline
+        if deadline is not None and self._lifecycle not in ("closed",):
+            loop = asyncio.get_running_loop()
+            self._tick_handle = loop.call_at(deadline, self._on_tick)
+
+    def _on_tick(self) -> None:
+        self._tick_handle = None
+        self._tick_at = None
+        self._feed(turns.Tick(now()))
+
+    def _perform(self, action: turns.TurnAction) -> None:
+        if isinstance(action, turns.SetUserState):
+            self._set_user_state(action.state, at=action.at)
+        elif isinstance(action, turns.CommitUserTurn):
+            self._on_user_turn(action)
+        elif isinstance(action, turns.InterruptSpeech):
+            cur = self._current_speech
+            if cur is not None and cur.allow_interruptions and not cur.interrupted:
+                cur.interrupt()
+                self._update_agent_state()
+        elif isinstance(action, turns.PauseSpeech):
+            audio = self._output.audio
+            if audio is not None and audio.can_pause and not self._output_paused:
+                audio.pause()
+                self._output_paused = True
+            self._update_agent_state()
+        elif isinstance(action, turns.ResumeSpeech):
+            self._resume_output()
+            if action.false_interruption:
+                self.emit("agent_false_interruption", AgentFalseInterruptionEvent(resumed=True))
+            self._update_agent_state()
+        elif isinstance(action, turns.StartPreemptiveReply):
+            self._start_preemptive(action.transcript)
+        elif isinstance(action, turns.CancelPreemptiveReply):
+            self._tasks.create(self._cancel_preemptive())
+        elif isinstance(action, turns.RequestTurnPrediction):
+            self._tasks.create(self._predict_end_of_turn(action.transcript), name="eot")
+        elif isinstance(action, turns.TranscriptionTimedOut):
+            self.emit(
+                "user_transcription_timeout",
+                UserTranscriptionTimeoutEvent(
+                    speech_duration=action.speech_duration,
+                    vad_speech_started_at=action.vad_speech_started_at,
+                    created_at=action.at,
+                ),
+            )
+        elif isinstance(action, turns.UserTurnExceeded):
+            ev = UserTurnExceededEvent(
+                transcript=action.transcript,
+                word_count=action.word_count,
+                duration=action.duration,
+                reason=action.reason,
+            )
+            self.emit("user_turn_exceeded", ev)
+            if self._agent is not None:
+                self._tasks.create(self._agent.on_user_turn_exceeded(ev), name="turn_exceeded")
+
+    def _resume_output(self) -> None:
+        audio = self._output.audio
+        if self._output_paused and audio is not None:
+            audio.resume()
+        self._output_paused = False
+
+    async def _predict_end_of_turn(self, transcript: str) -> None:
+        detector = self._turn_detector
+        agent = self._agent
+        if detector is None or agent is None:
+            return
+        ctx = agent.chat_ctx
+        ctx.add_message(role="user", content=transcript)
+        try:
+            probability = await asyncio.wait_for(
+                detector.predict_end_of_turn(
+                    ctx, audio=self._recognition.recent_audio if self._recognition else None
+                ),
+                timeout=2.0,
+            )
+        except Exception as e:
+            # without a verdict the engine keeps max_delay: late is better than cutting in
+            logger.warning("end-of-turn prediction failed: %r", e)
+            return
+        self._feed(turns.TurnPrediction(now(), probability))
+
+    # ================================================================ states
+
+    def _set_user_state(self, state: UserState, *, at: float | None = None) -> None:
+        if state == self._user_state:
+            return
+        old = self._user_state
+        self._user_state = state
+        self.emit(
+            "user_state_changed",
+            UserStateChangedEvent(
+                old_state=old, new_state=state, created_at=at if at is not None else now()
+            ),
+        )
+
+    def _set_agent_state(self, state: AgentState) -> None:
+        if state == self._agent_state:
+            return
+        old = self._agent_state
+        self._agent_state = state
+        self.emit("agent_state_changed", AgentStateChangedEvent(old_state=old, new_state=state))
+        if self._room_io is not None:
+            self._room_io._on_agent_state(state)
+
+    def _update_agent_state(self) -> None:
+        if self._lifecycle in ("initializing", "closed") or self._engine is None:
+            return
+        cur = self._current_speech
+        engine = self._engine
+        active = cur is not None and not cur.interrupted and not cur.done()
+        paused_by_user = engine.agent_paused_by_user
+        state: AgentState
+        if (
+            active
+            and cur is not None
+            and cur._playing
+            and not paused_by_user
+            and not self._output_paused
+        ):
+            state = "speaking"
+        elif (
+            (active and not paused_by_user)
+            or len(self._queue) > 0
+            or self._pending_turns > 0
+            or self._tools_running > 0
+        ):
+            state = "thinking"
+        else:
+            state = "listening"
+        self._set_agent_state(state)
+        fact = (state, active, cur.allow_interruptions if cur is not None else True)
+        if fact != self._last_agent_fact:
+            self._last_agent_fact = fact
+            self._feed(turns.AgentChanged(now(), state, fact[1], fact[2]))
+
+    # ================================================================ audio input
+
+    def _on_input_changed(self) -> None:
+        if self._lifecycle in ("starting", "running"):
+            self._start_audio_forwarding()
+
+    def _on_output_changed(self) -> None:
+        audio = self._output.audio
+        if audio is not None:
+            audio.on("playback_started", self._on_playback_started)
+        if self._engine is not None and self._agent is not None:
+            self._configure_turns()
+
+    def _on_playback_started(self, ev: Any) -> None:
+        cur = self._current_speech
+        if cur is not None and not cur.interrupted:
+            if cur._playback_started_at is None:
+                cur._playback_started_at = ev.created_at
+            cur._playing = True
+            self._update_agent_state()
+
+    def _start_audio_forwarding(self) -> None:
+        if self._audio_forward_task is not None:
+            self._audio_forward_task.cancel()
+            self._audio_forward_task = None
+        source = self._input.audio
+        if source is not None:
+            self._audio_forward_task = asyncio.get_running_loop().create_task(
+                self._forward_audio(source), name="audio_input"
+            )
+
+    async def _forward_audio(self, source: Any) -> None:
+        try:
+            async for frame in source:
+                if not self._input.audio_enabled:
+                    continue
+                prepared = self._prepare_input_frame(frame)
+                recognition = self._recognition
+                if recognition is None or prepared is None:
+                    continue
+                cur = self._current_speech
+                discard = (
+                    cur is not None
+                    and not cur.allow_interruptions
+                    and cur._playing
+                    and self._interruption.discard_audio_if_uninterruptible
+                )
+                recognition.push_audio(prepared, discard_for_stt=discard)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._report_error(e, source="audio_input")
+
+    def _prepare_input_frame(self, raw: object) -> AudioFrame | None:
+        """One rate and mono for the whole session: later frames are resampled to the first
+        frame's rate, so a device switch mid-call does not break the models."""
+        if not isinstance(raw, AudioFrame):
+            raise TypeError(
+                f"audio input must yield voxline.audio.AudioFrame, got {type(raw).__name__}"
+            )
+        frame: AudioFrame = raw
+        if frame.num_channels != 1:
+            frame = remix_channels(frame, 1)
+        if self._input_rate is None:
+            self._input_rate = frame.sample_rate
+        if frame.sample_rate != self._input_rate:
+            rs = self._input_resampler
+            if rs is None or rs.input_rate != frame.sample_rate:
+                rs = self._input_resampler = AudioResampler(frame.sample_rate, self._input_rate)
+            out = rs.push(frame)
+            return combine_frames(out) if out else None  # the resampler keeps a few ms back
+        return frame
+
+    def _prepare_output_frame(self, frame: AudioFrame) -> AudioFrame:
+        audio = self._output.audio
+        if audio is None or audio.sample_rate is None or audio.sample_rate == frame.sample_rate:
+            return frame
+        rs = self._output_resamplers.get(frame.sample_rate)
+        if rs is None:
+            rs = self._output_resamplers[frame.sample_rate] = AudioResampler(
+                frame.sample_rate, audio.sample_rate, num_channels=frame.num_channels
+            )
+        out = rs.push(frame)
+        return (
+            combine_frames(out)
+            if out
+            else AudioFrame.create(audio.sample_rate, frame.num_channels, 0)
+        )
+
+    async def _restart_recognition(self) -> None:
+        if self._recognition is not None:
+            await self._recognition.aclose()
+            self._recognition = None
+        agent = self._agent
+        assert agent is not None
+        vad = self._resolve_vad(agent)
+        has_stt = self._stt_expected()
+        if vad is None and not has_stt:
+            return
+        self._recognition = Recognition(self, agent, vad=vad, has_stt=has_stt, feed=self._feed)
+        self._recognition.start()
+
+    def _on_transcript(self, text: str, *, is_final: bool, event: SpeechEvent) -> None:
+        if text.strip():
+            self._unrecoverable_errors = 0
+        alt = event.alternatives[0] if event.alternatives else None
+        self.emit(
+            "user_input_transcribed",
+            UserInputTranscribedEvent(
+                transcript=text,
+                is_final=is_final,
+                speaker_id=alt.speaker_id if alt else None,
+                language=(alt.language or None) if alt else None,
+            ),
+        )
+
+    # ================================================================ user turns
+
+    def _on_user_turn(self, action: turns.CommitUserTurn) -> None:
+        agent = self._agent
+        assert agent is not None
+        metrics: dict[str, float] = {}
+        if action.started_speaking_at is not None:
+            metrics["started_speaking_at"] = action.started_speaking_at
+        if action.stopped_speaking_at is not None:
+            metrics["stopped_speaking_at"] = action.stopped_speaking_at
+        if action.end_of_turn_delay is not None:
+            metrics["end_of_turn_delay"] = action.end_of_turn_delay
+        if action.transcription_delay is not None:
+            metrics["transcription_delay"] = action.transcription_delay
+        msg = ChatMessage(role="user", content=[action.transcript], metrics=metrics)
+        self.emit(
+            "metrics_collected",
+            MetricsCollectedEvent(
+                metrics=EOUMetrics(
+                    timestamp=now(),
+                    end_of_utterance_delay=action.end_of_turn_delay or 0.0,
+                    transcription_delay=action.transcription_delay or 0.0,
+                )
+            ),
+        )
+        previous = self._turn_task
+        if previous is not None and not previous.done():
+            previous.cancel()  # superseded: its message is still committed, its reply is not
+        reply = action.reply and not self._draining and not self._closing
+        self._pending_turns += 1
+        self._update_agent_state()
+        self._turn_task = asyncio.get_running_loop().create_task(
+            self._user_turn_completed(agent, msg, reply=reply), name="user_turn"
+        )
+
+    async def _user_turn_completed(self, agent: Agent, msg: ChatMessage, *, reply: bool) -> None:
+        committed = False
+        started = now()
+        try:
+            turn_ctx = agent.chat_ctx
+            try:
+                await agent.on_user_turn_completed(turn_ctx, msg)
+            except StopResponse:
+                reply = False
+            msg.metrics["on_user_turn_completed_delay"] = now() - started
+            self._commit_item(agent, msg)
+            committed = True
+            if not reply:
+                await self._cancel_preemptive()
+                return
+            turn_ctx.insert(msg)
+            self._reply_to_turn(agent, turn_ctx, msg)
+        except asyncio.CancelledError:
+            if not committed:
+                self._commit_item(agent, msg)
+            raise
+        except Exception as e:
+            logger.exception("on_user_turn_completed failed")
+            if not committed:
+                self._commit_item(agent, msg)
+            self._report_error(e, source=agent)
+        finally:
+            self._pending_turns -= 1
+            self._update_agent_state()
+
+    def _reply_to_turn(self, agent: Agent, turn_ctx: ChatContext, msg: ChatMessage) -> None:
+        tools = self._tools_for(agent)
+        pre = self._preemptive
+        self._preemptive = None
+        if (
+            pre is not None
+            and pre.transcript == (msg.text_content or "")
+            and pre.chat_ctx.is_equivalent(turn_ctx)
+            and pre.tool_names == tuple(t.name for t in tools)
+            and pre.tool_choice is None
+            and not pre.reply.handle.interrupted
+        ):
+            pre.reply._user_message = msg
+            self._schedule(pre.reply, source="generate_reply", user_initiated=False)
+            return
+        if pre is not None:
+            self._tasks.create(self._discard_reply(pre.reply))
+        reply = Reply(
+            self,
+            agent,
+            SpeechHandle(allow_interruptions=self._allow_interruptions(None)),
+            chat_ctx=turn_ctx,
+            tools=tools,
+            tool_choice=None,
+            user_message=msg,
+        )
+        self._schedule(reply, source="generate_reply", user_initiated=False)
+
+    def _start_preemptive(self, transcript: str) -> None:
+        agent = self._agent
+        if agent is None or self._closing:
+            return
+        if self._preemptive is not None:
+            self._tasks.create(self._discard_reply(self._preemptive.reply))
+        ctx = agent.chat_ctx
+        ctx.add_message(role="user", content=transcript)
+        tools = self._tools_for(agent)
+        reply = Reply(
+            self,
+            agent,
+            SpeechHandle(allow_interruptions=self._allow_interruptions(None)),
+            chat_ctx=ctx,
+            tools=tools,
+            tool_choice=None,
+        )
+        reply.start_llm()
+        self._preemptive = _Preemptive(reply, transcript, ctx, tuple(t.name for t in tools), None)
+
+    async def _cancel_preemptive(self) -> None:
+        pre = self._preemptive
+        self._preemptive = None
+        if pre is not None:
+            await self._discard_reply(pre.reply)
+
+    async def _discard_reply(self, reply: Reply) -> None:
+        reply.handle.interrupt(force=True)
+        await reply.cancel_generation()
+        reply.handle._mark_done()
+
+    def commit_user_turn(
+        self, *, transcript_timeout: float = 2.0, skip_reply: bool = False
+    ) -> asyncio.Future[str]:
+        """End the user's turn now (push-to-talk); resolves with the committed transcript."""
+        self._check_open("commit_user_turn")
+        engine = self._engine
+        assert engine is not None
+
+        async def commit() -> str:
+            recognition = self._recognition
+            if (
+                recognition is not None
+                and self._stt_expected()
+                and not engine.transcript
+                and (self._user_state == "speaking" or engine._untranscribed_since is not None)
+            ):
+                recognition.final_received.clear()
+                try:
+                    await asyncio.wait_for(recognition.final_received.wait(), transcript_timeout)
+                except asyncio.TimeoutError:
+                    pass
+            transcript = engine.transcript
+            self._feed(turns.CommitRequested(now(), skip_reply=skip_reply))
+            return transcript
+
+        return self._tasks.create(commit(), name="commit_user_turn")
+
+    def clear_user_turn(self) -> None:
+        """Forget what the user said in the current turn (e.g. push-to-talk cancelled)."""
+        self._check_open("clear_user_turn")
+        self._feed(turns.ClearTurn(now()))
+
+    # ================================================================ speech API
+
+    def _allow_interruptions(self, value: bool | None) -> bool:
+        if value is not None:
+            return value
+        return self._interruption.enabled
+
+    def say(
+        self,
+        text: str | AsyncIterable[str],
+        *,
+        audio: AsyncIterable[AudioFrame] | None = None,
+        allow_interruptions: bool | None = None,
+        add_to_chat_ctx: bool = True,
+    ) -> SpeechHandle:
+        self._check_open("say")
+        if not isinstance(text, str) and not hasattr(text, "__aiter__"):
+            raise TypeError("say() takes a str or an async iterable of str")
+        agent = self.current_agent
+        if audio is None and self._resolve_tts(agent) is None and self._output.audio is not None:
+            raise RuntimeError("say() needs a TTS to speak text, or pre-rendered audio=")
+        handle = SpeechHandle(allow_interruptions=self._allow_interruptions(allow_interruptions))
+        reply = Reply(
+            self,
+            agent,
+            handle,
+            chat_ctx=None,
+            tools=[],
+            tool_choice=None,
+            say_text=text,
+            say_audio=audio,
+            add_to_chat_ctx=add_to_chat_ctx,
+        )
+        self._schedule(reply, source="say", user_initiated=True)
+        return handle
+
+    def generate_reply(
+        self,
+        *,
+        user_input: str | None = None,
+        instructions: str | None = None,
+        tool_choice: ToolChoice | None = None,
+        allow_interruptions: bool | None = None,
+        chat_ctx: ChatContext | None = None,
+    ) -> SpeechHandle:
+        self._check_open("generate_reply")
+        agent = self.current_agent
+        if self._resolve_llm(agent) is None and type(agent).llm_node is Agent.llm_node:
+            raise RuntimeError("generate_reply() needs an LLM: pass llm= to AgentSession or Agent")
+        user_msg: ChatMessage | None = None
+        if user_input is not None:
+            cur = self._current_speech
+            if cur is not None and cur.allow_interruptions and not cur.interrupted:
+                cur.interrupt()
+            self._feed(turns.UserActivity(now()))
+            user_msg = ChatMessage(role="user", content=[user_input])
+            self._commit_item(agent, user_msg)
+        ctx = (chat_ctx or agent._chat_ctx).copy()
+        if chat_ctx is not None:
+            self._ensure_instructions_in(ctx, agent)
+        if user_msg is not None and ctx.get_by_id(user_msg.id) is None:
+            ctx.insert(user_msg)
+        if instructions:
+            ctx.items.append(ChatMessage(role="system", content=[instructions]))
+        handle = SpeechHandle(allow_interruptions=self._allow_interruptions(allow_interruptions))
+        reply = Reply(
+            self,
+            agent,
+            handle,
+            chat_ctx=ctx,
+            tools=self._tools_for(agent),
+            tool_choice=tool_choice,
+            user_message=user_msg,
+        )
+        self._schedule(reply, source="generate_reply", user_initiated=True)
+        self._update_agent_state()
+        return handle
+
+    def _ensure_instructions_in(self, ctx: ChatContext, agent: Agent) -> None:
+        if not any(it.type == "message" and it.role == "system" for it in ctx.items[:1]):
+            ctx.items.insert(0, ChatMessage(role="system", content=[agent.instructions]))
+
+    def interrupt(self, *, force: bool = False) -> asyncio.Future[None]:
+        """Interrupt the current and queued speeches; a queued protected speech shields the
+        ones behind it unless `force`. Raises if the current speech is protected."""
+        self._check_open("interrupt")
+        loop = asyncio.get_running_loop()
+        cur = self._current_speech
+        if cur is not None and not cur.allow_interruptions and not force:
+            raise RuntimeError(
+                f"the current speech {cur.id} does not allow interruptions (use force=True)"
+            )
+        targets: list[SpeechHandle] = []
+        if cur is not None:
+            targets.append(cur)
+        for handle in self._queue.in_playout_order():
+            if not handle.allow_interruptions and not force:
+                break
+            targets.append(handle)
+        for handle in targets:
+            handle.interrupt(force=force)
+        self._update_agent_state()
+        fut: asyncio.Future[None] = loop.create_future()
+
+        async def wait_all() -> None:
+            await asyncio.gather(*(h.wait_for_playout() for h in targets))
+            if not fut.done():
+                fut.set_result(None)
+
+        self._tasks.create(wait_all(), name="interrupt")
+        return fut
+
+    def _schedule(
+        self,
+        reply: Reply,
+        *,
+        source: Literal["say", "generate_reply", "tool_response"],
+        user_initiated: bool,
+    ) -> None:
+        handle = reply.handle
+        handle._source = source
+        handle._mark_scheduled()
+        self._queue.push(handle)
+        self._tasks.create(reply.run(), name=f"reply_{handle.id}")
+        self.emit(
+            "speech_created",
+            SpeechCreatedEvent(
+                user_initiated=user_initiated,
+                source=source,
+                speech_handle=handle,
+            ),
+        )
+        if self._speech_wake is not None:
+            self._speech_wake.set()
+        self._update_agent_state()
+
+    async def _scheduling_loop(self) -> None:
+        assert self._speech_wake is not None
+        while True:
+            await self._speech_wake.wait()
+            self._speech_wake.clear()
+            while (handle := self._queue.pop()) is not None:
+                if handle.interrupted:
+                    continue
+                delay = self._min_speech_delay()
+                if delay > 0 and self._last_speech_done_at is not None:
+                    wait = self._last_speech_done_at + delay - now()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                if handle.interrupted or handle.done():
+                    continue
+                self._current_speech = handle
+                handle._authorize()
+                self._update_agent_state()
+                await handle.wait_for_playout()
+                self._current_speech = None
+                self._last_speech_done_at = now()
+                self._resume_output()
+                self._update_agent_state()
+
+    def _min_speech_delay(self) -> float:
+        agent = self._agent
+        if agent is not None and is_given(agent.min_consecutive_speech_delay):
+            return agent.min_consecutive_speech_delay
+        return self._min_consecutive_speech_delay
+
+    # ================================================================ commits and reports
+
+    def _commit_item(self, agent: Agent, item: ChatItem) -> None:
+        agent._chat_ctx.insert(item)
+        self._history.insert(item)
+        if item.type == "message":
+            if item.role == "assistant":
+                self._unrecoverable_errors = 0
+            self.emit("conversation_item_added", ConversationItemAddedEvent(item=item))
+
+    def _emit_tools_executed(self, outcomes: list[Any]) -> None:
+        self.emit(
+            "function_tools_executed",
+            FunctionToolsExecutedEvent(
+                function_calls=[o.call for o in outcomes],
+                function_call_outputs=[o.output for o in outcomes],
+                has_tool_reply=any(o.reply_required for o in outcomes),
+                has_agent_handoff=any(o.new_agent is not None for o in outcomes),
+            ),
+        )
+
+    def _emit_llm_metrics(self, gen: Any, handle: SpeechHandle, *, cancelled: bool) -> None:
+        if gen.ttft is None and not gen.tool_calls:
+            return
+        end = gen.finished_at or now()
+        self.emit(
+            "metrics_collected",
+            MetricsCollectedEvent(
+                metrics=LLMMetrics(
+                    timestamp=now(),
+                    request_id=handle.id,
+                    ttft=gen.ttft or 0.0,
+                    duration=end - gen.started_at,
+                    cancelled=cancelled,
+                    speech_id=handle.id,
+                )
+            ),
+        )
+
+    def _emit_tts_metrics(
+        self, text: str, state: Any, *, ttfb: float | None, cancelled: bool, speech_id: str
+    ) -> None:
+        if state.first_frame_at is None:
+            return
+        self.emit(
+            "metrics_collected",
+            MetricsCollectedEvent(
+                metrics=TTSMetrics(
+                    timestamp=now(),
+                    request_id=speech_id,
+                    ttfb=ttfb or 0.0,
+                    duration=now() - state.first_frame_at,
+                    audio_duration=state.pushed_duration,
+                    characters_count=len(text),
+                    cancelled=cancelled,
+                    streamed=True,
+                    speech_id=speech_id,
+                )
+            ),
+        )
+
+    def _report_error(self, error: BaseException, *, source: Any) -> None:
+        """Emit `error`; close with CloseReason.ERROR after too many failures in a row."""
+        if self._lifecycle in ("closing", "closed"):
+            return
+        from .._exceptions import APIError
+
+        recoverable = isinstance(error, APIError) and error.retryable and False
+        kind = getattr(error, "_voxline_source", source if isinstance(source, str) else "llm")
+        payload: Any
+        common: dict[str, Any] = {
+            "timestamp": now(),
+            "error": error,
+            "recoverable": recoverable,
+        }
+        if kind == "stt":
+            payload = STTError(label=self._stt.label if self._stt else "stt", **common)
+        elif kind == "tts":
+            payload = TTSError(label=self._tts.label if self._tts else "tts", **common)
+        elif kind == "llm":
+            payload = LLMError(label=self._llm.label if self._llm else "llm", **common)
+        else:
+            payload = error
+        self.emit("error", ErrorEvent(error=payload, source=source))
+        if kind in ("stt", "tts", "llm"):
+            self._unrecoverable_errors += 1
+            if self._unrecoverable_errors >= self._conn_options.max_unrecoverable_errors:
+                self._start_close(CloseReason.ERROR, error=payload)
+
+
+def _validate_text_transforms(value: NotGivenOr[Sequence[Any] | None]) -> list[Any] | None:
+    if not is_given(value):
+        return list(_BUILTIN_TEXT_TRANSFORMS)
+    if value is None:
+        return None
+    out: list[Any] = []
+    for t in value:
+        if isinstance(t, str):
+            if t not in _BUILTIN_TEXT_TRANSFORMS:
+                raise ValueError(
+                    f"unknown tts_text_transform {t!r}; built-in: {list(_BUILTIN_TEXT_TRANSFORMS)}"
+                )
+        elif not callable(t):
+            raise TypeError(f"tts_text_transforms items must be names or callables, got {t!r}")
+        out.append(t)
+    return out
+
+
+def on_enter_active() -> bool:
+    return _on_enter_ctx.get()

@@ -1,0 +1,1 @@
+pytest_plugins = ["voxline.testing.pytest_plugin"]
