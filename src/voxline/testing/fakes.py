@@ -143,6 +143,8 @@ class _FakeVADStream(VADStream):
         super().__init__(vad)
         self._actions = actions
         self._handles: list[asyncio.TimerHandle] = []
+        self._current: UserSpeech | None = None
+        self._origin = 0.0
 
     async def _run(self, frames: Chan[AudioFrame]) -> None:
         origin: float | None = None
@@ -151,7 +153,7 @@ class _FakeVADStream(VADStream):
             async for _ in frames:
                 if origin is not None:
                     continue
-                origin = now()
+                origin = self._origin = now()
                 for sp in self._actions.user_speeches:
                     self._handles.append(
                         loop.call_at(origin + sp.start + VAD_MIN_SPEECH, self._start, sp)
@@ -163,7 +165,30 @@ class _FakeVADStream(VADStream):
             for h in self._handles:
                 h.cancel()
 
+    def _progress(self, sp: UserSpeech) -> None:
+        """Inference results every frame while speech lasts, counting speech only."""
+        if self._current is not sp:
+            return
+        t = now() - self._origin
+        self._emit(
+            VADEvent(
+                VADEventType.INFERENCE_DONE,
+                samples_index=0,
+                timestamp=now(),
+                speech_duration=min(t, sp.end) - sp.start,
+                silence_duration=max(0.0, t - sp.end),
+                speaking=True,
+            )
+        )
+        self._handles.append(
+            asyncio.get_running_loop().call_later(FRAME_SECONDS, self._progress, sp)
+        )
+
     def _start(self, sp: UserSpeech) -> None:
+        self._current = sp
+        self._handles.append(
+            asyncio.get_running_loop().call_later(FRAME_SECONDS, self._progress, sp)
+        )
         self._emit(
             VADEvent(
                 VADEventType.START_OF_SPEECH,
@@ -176,6 +201,8 @@ class _FakeVADStream(VADStream):
         )
 
     def _end(self, sp: UserSpeech) -> None:
+        if self._current is sp:
+            self._current = None
         self._emit(
             VADEvent(
                 VADEventType.END_OF_SPEECH,

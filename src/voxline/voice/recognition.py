@@ -94,6 +94,9 @@ class Recognition:
             if ev.type == VADEventType.START_OF_SPEECH:
                 self._user_speaking = True
                 self._feed(turns.SpeechStarted(t, started_at=t - ev.speech_duration))
+            elif ev.type == VADEventType.INFERENCE_DONE:
+                if self._user_speaking:
+                    self._feed(turns.SpeechProgress(t, ev.speech_duration))
             elif ev.type == VADEventType.END_OF_SPEECH:
                 self._user_speaking = False
                 self._feed(turns.SpeechEnded(t, ended_at=t - ev.silence_duration))

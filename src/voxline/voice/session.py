@@ -246,6 +246,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._room_io: Any = None
         self._agent_switch_lock: asyncio.Lock | None = None
         self._close_task: asyncio.Task[None] | None = None
+        self._state_update_pending = False
 
     # ================================================================ properties
 
@@ -776,6 +777,15 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             self._room_io._on_agent_state(state)
 
     def _update_agent_state(self) -> None:
+        """Recompute the agent state once the current callback is done, so a burst of changes
+        (interrupt, then a new reply) shows as one transition, not a flicker through listening."""
+        if self._state_update_pending or self._lifecycle in ("initializing", "closed"):
+            return
+        self._state_update_pending = True
+        asyncio.get_running_loop().call_soon(self._apply_agent_state)
+
+    def _apply_agent_state(self) -> None:
+        self._state_update_pending = False
         if self._lifecycle in ("initializing", "closed") or self._engine is None:
             return
         cur = self._current_speech

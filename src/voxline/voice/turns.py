@@ -43,6 +43,14 @@ class SpeechEnded:
 
 
 @dataclass(frozen=True)
+class SpeechProgress:
+    """The VAD's running count of speech in the current segment (silence excluded)."""
+
+    t: float
+    speech_duration: float
+
+
+@dataclass(frozen=True)
 class Transcript:
     t: float
     text: str
@@ -95,6 +103,7 @@ class Tick:
 
 TurnInput = Union[
     SpeechStarted,
+    SpeechProgress,
     SpeechEnded,
     Transcript,
     SttEndOfSpeech,
@@ -233,6 +242,10 @@ class TurnEngine:
         self._resume_at: float | None = None
         self._interrupt_check_at: float | None = None
         self._aec_until: float | None = None
+        # with progress reports, interruptions count speech only, not the silence the VAD
+        # needs before it declares the end of speech
+        self._progress_reported = False
+        self._speech_duration = 0.0
         # timers and limits
         self._away_at: float | None = None
         self._untranscribed_since: float | None = None
@@ -285,6 +298,8 @@ class TurnEngine:
         out: list[TurnAction] = []
         if isinstance(event, SpeechStarted):
             self._on_speech_started(event, out)
+        elif isinstance(event, SpeechProgress):
+            self._on_speech_progress(event, out)
         elif isinstance(event, SpeechEnded):
             self._on_speech_ended(event, out)
         elif isinstance(event, Transcript):
@@ -318,6 +333,7 @@ class TurnEngine:
             assert self._last_speech_end is not None
             self._learn_pause(ev.started_at - self._last_speech_end)
         self._speaking_since = ev.started_at
+        self._speech_duration = max(0.0, ev.t - ev.started_at)
         if self._turn_started_at is None:
             self._turn_started_at = ev.started_at
         self._eou_at = None  # a new speech start always restarts the decision
@@ -341,7 +357,23 @@ class TurnEngine:
             # a reply still being prepared must not start playing over the user
             self._paused = "pre"
             out.append(PauseSpeech())
-        self._interrupt_check_at = max(t, self._speaking_since + opts.min_duration)
+        if self._progress_reported:
+            self._check_speech_duration(t, out)
+        else:
+            self._interrupt_check_at = max(t, self._speaking_since + opts.min_duration)
+
+    def _on_speech_progress(self, ev: SpeechProgress, out: list[TurnAction]) -> None:
+        self._progress_reported = True
+        self._interrupt_check_at = None
+        if self._speaking_since is None:
+            return
+        self._speech_duration = ev.speech_duration
+        self._check_speech_duration(ev.t, out)
+
+    def _check_speech_duration(self, t: float, out: list[TurnAction]) -> None:
+        if self._speech_duration + 1e-6 >= self.config.interruption.min_duration:
+            self._interrupt_check_at = t
+            self._check_audio_interruption(t, out)
 
     def _on_speech_ended(self, ev: SpeechEnded, out: list[TurnAction]) -> None:
         if self._speaking_since is not None:
@@ -550,7 +582,8 @@ class TurnEngine:
         if self._paused == "false":
             return
         if self._aec_until is not None and t < self._aec_until:
-            self._interrupt_check_at = self._aec_until
+            if not self._progress_reported:
+                self._interrupt_check_at = self._aec_until
             return
         min_words = self.config.interruption.min_words
         if min_words > 0 and count_words(f"{self._final} {self._interim}") < min_words:
