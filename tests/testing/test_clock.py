@@ -360,10 +360,12 @@ async def test_unmarked_async_test_runs_on_a_real_loop() -> None:
 
 @pytest.mark.virtual_time
 @pytest.mark.parametrize("delay", [1, 30])
-async def test_marker_works_with_fixtures_and_parametrize(delay: int, tmp_path: Path) -> None:
+async def test_marker_works_with_fixtures_and_parametrize(
+    delay: int, request: pytest.FixtureRequest
+) -> None:
     await asyncio.sleep(delay)
     assert asyncio.get_running_loop().time() == delay
-    assert tmp_path.exists()
+    assert request.node.name == f"test_marker_works_with_fixtures_and_parametrize[{delay}]"
 
 
 class TestInAClass:
