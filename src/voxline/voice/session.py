@@ -237,7 +237,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._closing = False
         self._closed_fut: asyncio.Future[None] | None = None
         self._draining = False
-        self._unrecoverable_errors = 0
+        # consecutive failures per model; a success of that model resets its count
+        self._error_counts: dict[str, int] = {"stt": 0, "llm": 0, "tts": 0}
         self._last_speech_done_at: float | None = None
         self._audio_forward_task: asyncio.Task[None] | None = None
         self._input_rate: int | None = None
@@ -920,7 +921,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
 
     def _on_transcript(self, text: str, *, is_final: bool, event: SpeechEvent) -> None:
         if text.strip():
-            self._unrecoverable_errors = 0
+            self._error_counts["stt"] = 0
         alt = event.alternatives[0] if event.alternatives else None
         self.emit(
             "user_input_transcribed",
@@ -1261,7 +1262,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._history.insert(item)
         if item.type == "message":
             if item.role == "assistant":
-                self._unrecoverable_errors = 0
+                self._error_counts["llm"] = 0
             self.emit("conversation_item_added", ConversationItemAddedEvent(item=item))
 
     def _emit_tools_executed(self, outcomes: list[Any]) -> None:
@@ -1298,6 +1299,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
     ) -> None:
         if state.first_frame_at is None:
             return
+        self._error_counts["tts"] = 0
         self.emit(
             "metrics_collected",
             MetricsCollectedEvent(
@@ -1339,8 +1341,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             payload = error
         self.emit("error", ErrorEvent(error=payload, source=source))
         if kind in ("stt", "tts", "llm"):
-            self._unrecoverable_errors += 1
-            if self._unrecoverable_errors >= self._conn_options.max_unrecoverable_errors:
+            self._error_counts[kind] += 1
+            if self._error_counts[kind] >= self._conn_options.max_unrecoverable_errors:
                 self._start_close(CloseReason.ERROR, error=payload)
 
 
