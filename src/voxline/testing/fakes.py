@@ -133,6 +133,7 @@ class FakeVAD(VAD):
     def __init__(self, actions: FakeActions) -> None:
         super().__init__(capabilities=VADCapabilities(update_interval=FRAME_SECONDS))
         self._actions = actions
+        self.origin: float | None = None
 
     def stream(self) -> VADStream:
         return _FakeVADStream(self, self._actions)
@@ -141,6 +142,7 @@ class FakeVAD(VAD):
 class _FakeVADStream(VADStream):
     def __init__(self, vad: FakeVAD, actions: FakeActions) -> None:
         super().__init__(vad)
+        self._vad: FakeVAD = vad
         self._actions = actions
         self._handles: list[asyncio.TimerHandle] = []
         self._current: UserSpeech | None = None
@@ -153,8 +155,12 @@ class _FakeVADStream(VADStream):
             async for _ in frames:
                 if origin is not None:
                     continue
-                origin = self._origin = now()
+                if self._vad.origin is None:
+                    self._vad.origin = now()
+                origin = self._origin = self._vad.origin
                 for sp in self._actions.user_speeches:
+                    if origin + sp.end + VAD_MIN_SILENCE < now():
+                        continue  # already past for a stream started later
                     self._handles.append(
                         loop.call_at(origin + sp.start + VAD_MIN_SPEECH, self._start, sp)
                     )

@@ -49,6 +49,14 @@ class Recognition:
         self._closed = False
         self.final_received = asyncio.Event()
 
+    def can_serve(self, agent: Agent, *, vad: VAD | None, has_stt: bool) -> bool:
+        same_node = type(agent).stt_node is type(self._agent).stt_node
+        same_stt = self._session._resolve_stt(agent) is self._session._resolve_stt(self._agent)
+        return vad is self._vad and has_stt == self._has_stt and same_node and same_stt
+
+    def rebind(self, agent: Agent) -> None:
+        self._agent = agent
+
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         if self._vad_stream is not None:

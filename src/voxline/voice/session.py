@@ -907,13 +907,18 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         )
 
     async def _restart_recognition(self) -> None:
-        if self._recognition is not None:
-            await self._recognition.aclose()
-            self._recognition = None
         agent = self._agent
         assert agent is not None
         vad = self._resolve_vad(agent)
         has_stt = self._stt_expected()
+        current = self._recognition
+        if current is not None and current.can_serve(agent, vad=vad, has_stt=has_stt):
+            # same models and nodes: keep the streams, so speech in flight survives a handoff
+            current.rebind(agent)
+            return
+        if current is not None:
+            await current.aclose()
+            self._recognition = None
         if vad is None and not has_stt:
             return
         self._recognition = Recognition(self, agent, vad=vad, has_stt=has_stt, feed=self._feed)

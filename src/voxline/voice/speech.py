@@ -159,6 +159,7 @@ class SpeechHandle:
 
     def _next_step(self) -> None:
         self._num_steps += 1
+        self._playback_started_at = None
         self._step_played = asyncio.Event()
 
     async def _playout_of_step(self) -> None:
