@@ -243,6 +243,10 @@ class PushAudioInput(AudioInput):
     def push(self, frame: AudioFrame) -> None:
         self._queue.put_nowait(frame)
 
+    @property
+    def drained(self) -> bool:
+        return self._queue.empty()
+
     def __aiter__(self) -> AsyncIterator[AudioFrame]:
         return self._frames()
 
@@ -597,16 +601,17 @@ async def bench_memory(sessions: int, audio_seconds: float) -> MemResult:
     await asyncio.sleep(0.2)
     started = settled_rss()
     # an idle call still streams silence: push the seconds a real call would have by now
+    # (in small batches: a real call never has more than a frame or two in flight)
     frames = round(audio_seconds / FRAME_SECONDS)
-    for batch in range(0, frames, 50):
+    deadline = time.perf_counter() + 30.0
+    for batch in range(0, frames, 2):
         for audio_in in inputs:
-            for _ in range(min(50, frames - batch)):
+            for _ in range(min(2, frames - batch)):
                 audio_in.push(silence())
-        await asyncio.sleep(0.01)
-    for _ in range(500):
-        if all(i._queue.empty() for i in inputs):
-            break
-        await asyncio.sleep(0.01)
+        while not all(i.drained for i in inputs):
+            if time.perf_counter() > deadline:
+                raise RuntimeError("the idle sessions did not keep up with their audio")
+            await asyncio.sleep(0)
     await asyncio.sleep(0.1)
     after = settled_rss()
     await asyncio.wait_for(asyncio.gather(*(r.session.aclose() for r in rigs)), 20.0)
