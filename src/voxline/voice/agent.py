@@ -353,5 +353,13 @@ class AgentTask(Agent, Generic[T]):
         try:
             return await asyncio.shield(self._future())
         finally:
+            # what was said during the task belongs to the caller's conversation too
+            previous._chat_ctx.merge(
+                self._chat_ctx.copy(
+                    exclude_function_call=True,
+                    exclude_instructions=True,
+                    exclude_config_update=True,
+                )
+            )
             if session.current_agent is self and not session._closing:
                 await session._switch_agent(previous, run_on_exit=True, run_on_enter=False)

@@ -246,9 +246,23 @@ class Reply:
         if not calls:
             return None
         handle._playing = False  # speaking -> thinking while the tools run
+        # give the floor back: a tool may wait for other speech (an AgentTask asking a question)
+        session._tool_phase.add(handle)
+        handle._release()
         session._update_agent_state()
-        outcomes = await self._run_tools(calls)
-        return self._next_step(outcomes, message)
+        try:
+            outcomes = await self._run_tools(calls)
+            next_gen = self._next_step(outcomes, message)
+        finally:
+            session._tool_phase.discard(handle)
+        if next_gen is None:
+            return None
+        session._requeue(handle)
+        await self._wait_authorized()
+        if handle.interrupted:
+            await cancel_and_wait(next_gen.task)
+            return None
+        return next_gen
 
     async def _play(self, gen: Generation) -> StepResult:
         session = self._session
@@ -506,6 +520,10 @@ class Reply:
         finally:
             session._tools_running -= 1
         for outcome in outcomes:
+            if outcome.output is not None:
+                # call and output stay adjacent, whatever was said while the tool ran, so
+                # the history is valid for every provider
+                outcome.call.created_at = outcome.output.created_at - 1e-6
             handle._chat_items.append(outcome.call)
             session._commit_item(self._agent, outcome.call)
             if outcome.output is not None:

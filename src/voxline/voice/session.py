@@ -248,6 +248,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._agent_switch_lock: asyncio.Lock | None = None
         self._close_task: asyncio.Task[None] | None = None
         self._state_update_pending = False
+        self._tool_phase: set[SpeechHandle] = set()
 
     # ================================================================ properties
 
@@ -1189,6 +1190,9 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         targets: list[SpeechHandle] = []
         if cur is not None:
             targets.append(cur)
+        targets.extend(
+            h for h in self._tool_phase if not h.done() and (force or h.allow_interruptions)
+        )
         for handle in self._queue.in_playout_order():
             if not handle.allow_interruptions and not force:
                 break
@@ -1248,11 +1252,18 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                 self._current_speech = handle
                 handle._authorize()
                 self._update_agent_state()
-                await handle.wait_for_playout()
+                await handle._wait_released()
                 self._current_speech = None
                 self._last_speech_done_at = now()
                 self._resume_output()
                 self._update_agent_state()
+
+    def _requeue(self, handle: SpeechHandle) -> None:
+        """A tool step wants to speak again: it queues like any other speech."""
+        self._queue.push(handle)
+        self._tool_phase.discard(handle)
+        if self._speech_wake is not None:
+            self._speech_wake.set()
 
     def _min_speech_delay(self) -> float:
         agent = self._agent

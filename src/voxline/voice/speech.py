@@ -33,6 +33,8 @@ class SpeechHandle:
         self._interrupt_fut: asyncio.Future[None] = loop.create_future()
         self._done_fut: asyncio.Future[None] = loop.create_future()
         self._authorized = asyncio.Event()
+        # set when the speech gives the floor back: its step played and tools may run long
+        self._released = asyncio.Event()
         self._scheduled = False
         self._num_steps = 1
         self._chat_items: list[ChatItem] = []
@@ -146,7 +148,16 @@ class SpeechHandle:
         await asyncio.shield(self._interrupt_fut)
 
     def _authorize(self) -> None:
+        self._released.clear()
         self._authorized.set()
+
+    def _release(self) -> None:
+        """Give the floor back to the scheduler; a later step must be authorized again."""
+        self._authorized.clear()
+        self._released.set()
+
+    async def _wait_released(self) -> None:
+        await self._released.wait()
 
     def _mark_scheduled(self) -> None:
         self._scheduled = True
@@ -156,6 +167,7 @@ class SpeechHandle:
             self._exception = exception
         if not self._done_fut.done():
             self._done_fut.set_result(None)
+        self._released.set()
 
     def _next_step(self) -> None:
         self._num_steps += 1

@@ -83,6 +83,9 @@ async def run_tool_call(
     task = asyncio.current_task()
     if task is not None:
         handle._in_tool.add(task)
+    from .session import _session_ctx
+
+    token = _session_ctx.set(session)
     try:
         result = await tool(**kwargs)
     except StopResponse:
@@ -95,6 +98,7 @@ async def run_tool_call(
         logger.exception("tool %r raised", tool_call.name)
         return ToolOutcome(call, out(INTERNAL_ERROR, is_error=True), reply_required=True)
     finally:
+        _session_ctx.reset(token)
         if task is not None:
             handle._in_tool.discard(task)
 

@@ -1,0 +1,275 @@
+"""Lifecycle and control: drain, shutdown, I/O switches, turn-detector models, agent
+switches, AgentTask, userdata and node overrides."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from support.timeline import approx, record
+from voxline import (
+    Agent,
+    AgentSession,
+    AgentTask,
+    ChatContext,
+    ModelSettings,
+    RunContext,
+    function_tool,
+)
+from voxline.audio import AudioFrame
+from voxline.llm import FunctionToolCall
+from voxline.testing import (
+    FakeActions,
+    FakeAudioOutput,
+    FakeTextOutput,
+    create_session,
+    run_session,
+)
+
+
+def _audio(session: Any) -> FakeAudioOutput:
+    audio = session.output.audio
+    assert isinstance(audio, FakeAudioOutput)
+    return audio
+
+
+async def _started(
+    actions: FakeActions, agent: Agent | None = None, **kwargs: Any
+) -> AgentSession[Any]:
+    session = create_session(actions, **kwargs)
+    session.input.audio.push(60.0)  # type: ignore[union-attr]
+    await session.start(agent or Agent(instructions="Talk."))
+    return session
+
+
+@pytest.mark.virtual_time
+async def test_drain_plays_queued_speech_then_close_reports_the_reason() -> None:
+    actions = FakeActions()
+    actions.add_tts(1.0, input="one")
+    actions.add_tts(2.0, input="two")
+    session = await _started(actions)
+    timeline = record(session)
+    session.say("one")
+    session.say("two")
+    start = asyncio.get_running_loop().time()
+    await session.drain()
+    assert approx(asyncio.get_running_loop().time() - start, 3.4)
+    session.shutdown()
+    await asyncio.sleep(0.1)
+    assert [
+        (round(e.playback_position, 1), e.interrupted)
+        for e in _audio(session).playback_finished_events
+    ] == [
+        (1.0, False),
+        (2.0, False),
+    ]
+    assert [c.reason.value for c in timeline.of("close")] == ["user_initiated"]
+    assert session.lifecycle == "closed"
+
+
+@pytest.mark.virtual_time
+async def test_disabled_audio_input_is_not_heard() -> None:
+    actions = FakeActions()
+    actions.add_user_speech(0.5, 1.5, "you cannot hear me")
+    session = create_session(actions)
+    session.input.set_audio_enabled(False)
+    timeline = record(session)
+    await run_session(session, Agent(instructions="Listen."))
+    assert timeline.user_states() == []
+    assert [i for i in session.history.items if i.type == "message"] == []
+
+
+@pytest.mark.virtual_time
+async def test_disabled_outputs_still_commit_the_reply_text() -> None:
+    actions = FakeActions()
+    actions.add_user_speech(0.5, 1.5, "hello")
+    actions.add_llm("Hi there!")
+    actions.add_tts(1.0)
+    session = create_session(actions)
+    session.output.set_audio_enabled(False)
+    session.output.set_transcription_enabled(False)
+    await run_session(session, Agent(instructions="Greet."))
+    assert _audio(session).playback_finished_events == []
+    text = session.output.transcription
+    assert isinstance(text, FakeTextOutput) and text.pieces == []
+    answers = [
+        i.text_content
+        for i in session.history.items
+        if i.type == "message" and i.role == "assistant"
+    ]
+    assert answers == ["Hi there!"]
+
+
+class ScriptedTurnDetector:
+    """Complete only when the transcript ends with punctuation."""
+
+    unlikely_threshold = 0.5
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def predict_end_of_turn(
+        self, chat_ctx: ChatContext, *, audio: list[AudioFrame] | None = None
+    ) -> float:
+        text = chat_ctx.items[-1].text_content or ""  # type: ignore[union-attr]
+        self.calls.append(text)
+        return 0.9 if text.endswith((".", "?", "!")) else 0.1
+
+
+@pytest.mark.virtual_time
+@pytest.mark.parametrize(("transcript", "commit_at"), [("I am done.", 3.0), ("I want to", 8.5)])
+async def test_turn_detector_model_picks_min_or_max_delay(
+    transcript: str, commit_at: float
+) -> None:
+    actions = FakeActions()
+    actions.add_user_speech(0.5, 2.5, transcript)
+    detector = ScriptedTurnDetector()
+    session = create_session(actions, turn_handling={"turn_detection": detector})
+    timeline = record(session)
+    timeline.origin = await run_session(session, Agent(instructions="Listen."), drain_delay=7.0)
+    users = [e for e in timeline.of("conversation_item_added") if e.item.type == "message"]
+    assert len(users) == 1 and approx(timeline.at(users[0]), commit_at)
+    assert detector.calls == [transcript]
+    assert approx(users[0].item.metrics["end_of_turn_delay"], commit_at - 2.5)
+
+
+class Greeter(Agent):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__(instructions="Greet.")
+        self.log = log
+
+    async def on_enter(self) -> None:
+        self.log.append("greeter.enter")
+
+    async def on_exit(self) -> None:
+        self.log.append("greeter.exit")
+
+
+class Closer(Agent):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__(instructions="Close.")
+        self.log = log
+
+    async def on_enter(self) -> None:
+        self.log.append("closer.enter")
+
+
+@pytest.mark.virtual_time
+async def test_update_agent_runs_on_exit_then_on_enter() -> None:
+    log: list[str] = []
+    session = await _started(FakeActions(), Greeter(log))
+    await asyncio.sleep(0.1)
+    session.update_agent(Closer(log))
+    await asyncio.sleep(0.1)
+    assert log == ["greeter.enter", "greeter.exit", "closer.enter"]
+    assert isinstance(session.current_agent, Closer)
+    handoffs = [
+        (i.old_agent_id, i.new_agent_id) for i in session.history.items if i.type == "agent_handoff"
+    ]
+    assert handoffs == [(None, "greeter"), ("greeter", "closer")]
+    await session.aclose()
+
+
+@dataclass
+class Order:
+    items: list[str]
+
+
+class TakeName(AgentTask[str]):
+    def __init__(self) -> None:
+        super().__init__(instructions="Ask for the name.")
+
+    async def on_enter(self) -> None:
+        self.session.say("What is your name?")
+
+    @function_tool
+    async def record_name(self, name: str) -> None:
+        """Record the caller's name."""
+        self.complete(name)
+
+
+class Shop(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="Sell things.")
+        self.names: list[str] = []
+
+    @function_tool
+    async def start_order(self, ctx: RunContext[Order]) -> str:
+        """Start an order."""
+        name = await TakeName()
+        self.names.append(name)
+        ctx.userdata.items.append(f"order for {name}")
+        return f"order started for {name}"
+
+
+@pytest.mark.virtual_time
+async def test_agent_task_returns_its_result_to_the_calling_tool() -> None:
+    actions = FakeActions()
+    actions.add_user_speech(0.5, 1.5, "I want to order")
+    actions.add_llm(
+        "Sure.", tool_calls=[FunctionToolCall(name="start_order", arguments="{}", call_id="o1")]
+    )
+    actions.add_tts(0.5)
+    actions.add_tts(1.0, input="What is your name?")
+    actions.add_user_speech(5.0, 6.0, "Ada")
+    actions.add_llm(
+        "Thanks Ada.",
+        tool_calls=[
+            FunctionToolCall(name="record_name", arguments='{"name": "Ada"}', call_id="n1")
+        ],
+    )
+    actions.add_tts(0.5)
+    actions.add_llm("Your order is started.", input="order started for Ada")
+    actions.add_tts(1.0)
+    order = Order(items=[])
+    session = create_session(actions, extra_kwargs={"userdata": order})
+    shop = Shop()
+    await run_session(session, shop, drain_delay=8.0)
+    assert shop.names == ["Ada"] and order.items == ["order for Ada"]
+    assert session.userdata is order
+    said = [
+        i.text_content
+        for i in session.history.items
+        if i.type == "message" and i.role == "assistant"
+    ]
+    assert said == ["Sure.", "What is your name?", "Thanks Ada.", "Your order is started."]
+    outputs = [i.output for i in session.history.items if i.type == "function_call_output"]
+    assert "order started for Ada" in outputs
+    session.history.to_openai()
+
+
+class ShoutingAgent(Agent):
+    """A transcription_node override that wraps the default."""
+
+    def __init__(self) -> None:
+        super().__init__(instructions="Shout.")
+
+    async def transcription_node(  # type: ignore[override]
+        self, text: AsyncIterable[str], model_settings: ModelSettings
+    ) -> AsyncIterator[str]:
+        async for piece in Agent.default.transcription_node(self, text, model_settings):
+            yield piece.upper()
+
+
+@pytest.mark.virtual_time
+async def test_transcription_node_override_shapes_what_the_user_reads() -> None:
+    actions = FakeActions()
+    actions.add_user_speech(0.5, 1.5, "hello")
+    actions.add_llm("hi there")
+    actions.add_tts(1.0)
+    session = create_session(actions)
+    await run_session(session, ShoutingAgent())
+    text = session.output.transcription
+    assert isinstance(text, FakeTextOutput) and "".join(text.pieces) == "HI THERE"
+
+
+def test_userdata_must_be_set_before_use() -> None:
+    session: AgentSession[Order] = AgentSession()
+    with pytest.raises(ValueError, match="userdata was not set"):
+        _ = session.userdata
+    session.userdata = Order(items=["x"])
+    assert session.userdata.items == ["x"]
