@@ -86,6 +86,8 @@ async def test_preemptive_generation_cuts_latency() -> None:
     on = await _latency({"preemptive_generation": {"enabled": True}})
     assert approx(off, 0.6)  # EOU 2.5 -> LLM 0.3 -> TTS first audio 0.3
     assert approx(on, 0.3)  # the LLM ran on the final transcript at 2.1
+    with_tts = await _latency({"preemptive_generation": {"enabled": True, "preemptive_tts": True}})
+    assert approx(with_tts, 0.2)  # LLM done at 2.4, TTS audio buffered at 2.7, plays at once
     # agent-level options win over session-level ones, key by key
     assert approx(
         await _latency(

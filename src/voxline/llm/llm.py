@@ -126,6 +126,7 @@ class LLMStream(ABC):
         self._emitted = False
         self._task: asyncio.Task[None] | None = None
         self.started_at = now()
+        self._last_activity = self.started_at
         self.ttft: float | None = None
 
     @property
@@ -141,6 +142,7 @@ class LLMStream(ABC):
         """Produce chunks with `self._send(chunk)`."""
 
     def _send(self, chunk: ChatChunk) -> None:
+        self._last_activity = now()
         if self.ttft is None and chunk.delta is not None:
             self.ttft = now() - self.started_at
         self._emitted = True
@@ -150,7 +152,7 @@ class LLMStream(ABC):
         try:
             for attempt in range(self._conn_options.max_retry + 1):
                 try:
-                    await asyncio.wait_for(self._run_attempt(), self._conn_options.timeout)
+                    await self._run_attempt()
                     return
                 except asyncio.TimeoutError as e:
                     err: APIError = APITimeoutError(
@@ -169,7 +171,25 @@ class LLMStream(ABC):
             self._chan.close()
 
     async def _run_attempt(self) -> None:
-        await self._run()
+        """Run one attempt; `timeout` bounds the silence between chunks, not the whole reply,
+        so a long answer that keeps streaming is never cut."""
+        loop = asyncio.get_running_loop()
+        self._last_activity = now()
+        task = loop.create_task(self._run())
+        timeout = self._conn_options.timeout
+        try:
+            while True:
+                last = self._last_activity
+                done, _ = await asyncio.wait({task}, timeout=max(0.0, last + timeout - now()))
+                if done:
+                    task.result()
+                    return
+                if self._last_activity == last:
+                    raise asyncio.TimeoutError
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
         if self._task is None:

@@ -147,6 +147,7 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
         # (perf_counter) deadline until which it may do so.
         self._real_holds: dict[object, float] = {}
         super().__init__(_VirtualTimeSelector(selectors.DefaultSelector(), self))
+        self._base_clock_resolution: float = self._clock_resolution
 
     def time(self) -> float:
         """Return the virtual time in seconds; it starts at 0.0 and never goes back."""
@@ -232,6 +233,13 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
         exactly. ``_scheduled`` is the loop's timer heap (the same attribute on CPython
         3.10-3.13); without it we just add, which is still within the loop's clock
         resolution of the deadline.
+
+        ``_run_once`` then treats a timer as due if ``when < time() + _clock_resolution``.
+        The monotonic clock's resolution (1 ns) is below one ulp of the clock once it
+        passes about 2**24 s (194 days), so ``time() + resolution == time()`` and a timer
+        due exactly now would never run: a real clock moves on and hides that, a virtual
+        one would spin forever. Keeping the resolution at least one ulp of the current
+        time keeps week- and year-long virtual sleeps working.
         """
         target = self._virtual_now + timeout
         scheduled: list[asyncio.TimerHandle] | None = getattr(self, "_scheduled", None)
@@ -240,6 +248,7 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
             if abs(when - target) <= 4 * math.ulp(max(abs(when), abs(target))):
                 target = when
         self._virtual_now = max(self._virtual_now, target)
+        self._clock_resolution = max(self._base_clock_resolution, math.ulp(self._virtual_now))
 
 
 def new_event_loop(*, executor_grace: float = DEFAULT_EXECUTOR_GRACE) -> VirtualTimeEventLoop:

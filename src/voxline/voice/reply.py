@@ -20,6 +20,7 @@ from ..llm.chat_context import ChatContext, ChatMessage, FunctionCallOutput
 from ..llm.llm import ChatChunk, FunctionToolCall, ToolChoice
 from ..llm.tool_context import FunctionTool
 from .agent import Agent, FlushSentinel, ModelSettings
+from .segment import SegmentPipeline
 from .speech import SpeechHandle
 from .tools import ToolOutcome, run_tool_call
 from .transcription import heard_prefix
@@ -164,6 +165,7 @@ class Reply:
         self._say_audio = say_audio
         self._add_to_chat_ctx = add_to_chat_ctx
         self._generation: Generation | None = None
+        self._early_segment: asyncio.Task[SegmentPipeline | None] | None = None
         self._created_at = now()
 
     @property
@@ -188,6 +190,13 @@ class Reply:
             )
 
     async def cancel_generation(self) -> None:
+        if self._early_segment is not None:
+            early, self._early_segment = self._early_segment, None
+            await cancel_and_wait(early)
+            if early.done() and not early.cancelled() and early.result() is not None:
+                pipeline = early.result()
+                assert pipeline is not None
+                await pipeline.aclose()
         if self._generation is not None:
             await cancel_and_wait(self._generation.task)
 
@@ -269,9 +278,7 @@ class Reply:
         handle = self._handle
         audio_out = session.output.audio if session.output.audio_enabled else None
         text_out = session.output.transcription if session.output.transcription_enabled else None
-        use_audio = audio_out is not None and (
-            self._say_audio is not None or session._resolve_tts(self._agent) is not None
-        )
+        use_audio = self._uses_audio()
         full_text: list[str] = []
         heard_parts: list[str] = []
         interrupted = False
@@ -280,44 +287,32 @@ class Reply:
         stopped_at: float | None = None
         tts_ttfb: float | None = None
         settings = ModelSettings(tool_choice=self._tool_choice)
+        early, self._early_segment = self._early_segment, None
 
         while not interrupted:
-            try:
-                segment = await self._recv_or_interrupt(gen.segments)
-            except ChanClosed:
-                break
-            if segment is None:
-                interrupted = True
-                break
-            seg_text: list[str] = []
-            tts_input: Chan[str] = Chan()
-            transcript_input: Chan[str] = Chan()
-
-            async def read_text(
-                segment: Chan[str] = segment,
-                seg_text: list[str] = seg_text,
-                tts_input: Chan[str] = tts_input,
-                transcript_input: Chan[str] = transcript_input,
-            ) -> None:
+            if early is not None:
+                seg: SegmentPipeline | None = await early
+                early = None
+                if seg is None:
+                    break
+            else:
                 try:
-                    async for piece in segment:
-                        seg_text.append(piece)
-                        tts_input.send_nowait(piece)
-                        transcript_input.send_nowait(piece)
-                finally:
-                    tts_input.close()
-                    transcript_input.close()
-
-            reader = asyncio.get_running_loop().create_task(read_text())
+                    chan = await self._recv_or_interrupt(gen.segments)
+                except ChanClosed:
+                    break
+                if chan is None:
+                    interrupted = True
+                    break
+                seg = self._new_segment(chan, settings)
             transcriber = asyncio.get_running_loop().create_task(
-                self._forward_transcript(transcript_input, text_out, settings)
+                self._forward_transcript(seg.transcript, text_out, settings)
             )
             if not use_audio:
-                await self._wait_or_interrupt(reader)
+                await self._wait_or_interrupt(seg.reader)
                 interrupted = handle.interrupted
-                await cancel_and_wait(reader)
+                await seg.aclose()
                 await asyncio.gather(transcriber, return_exceptions=True)
-                text = "".join(seg_text)
+                text = seg.text
                 full_text.append(text)
                 heard_parts.append(text if not interrupted else "")
                 if text:
@@ -327,21 +322,8 @@ class Reply:
 
             assert audio_out is not None
             forward_state = _ForwardState()
-            text_done_at: list[float] = []
-
-            async def tts_text(
-                tts_input: Chan[str] = tts_input, text_done_at: list[float] = text_done_at
-            ) -> AsyncIterator[str]:
-                async for piece in tts_input:
-                    yield piece
-                text_done_at.append(now())
-
-            if self._say_audio is not None:
-                frames: AsyncIterable[AudioFrame] | None = self._say_audio
-            else:
-                frames = self._agent.tts_node(tts_text(), settings)
             forwarder = asyncio.get_running_loop().create_task(
-                self._forward_audio(frames, forward_state)
+                self._forward_audio(seg.iter_frames(), forward_state)
             )
             played_task = asyncio.get_running_loop().create_task(
                 self._forward_then_playout(forwarder, forward_state)
@@ -358,20 +340,14 @@ class Reply:
                     position = 0.0
                 await cancel_and_wait(played_task)
             else:
-                ev = played_task.result()
+                ev = played_task.result()  # re-raises a TTS failure
                 position = ev.playback_position
                 interrupted = ev.interrupted
-            await cancel_and_wait(reader)
+            await seg.aclose()
             await asyncio.gather(transcriber, return_exceptions=True)
-            if forward_state.first_frame_at is not None and text_done_at:
-                ttfb = forward_state.first_frame_at - min(
-                    text_done_at[0], forward_state.first_frame_at
-                )
-                tts_ttfb = tts_ttfb if tts_ttfb is not None else max(0.0, ttfb)
-            if forward_state.first_frame_at is not None and tts_ttfb is None:
-                first_text = gen.first_token_at or forward_state.first_frame_at
-                tts_ttfb = max(0.0, forward_state.first_frame_at - first_text)
-            text = "".join(seg_text)
+            if tts_ttfb is None:
+                tts_ttfb = seg.tts_ttfb
+            text = seg.text
             full_text.append(text)
             if position > 0:
                 played_any = True
@@ -386,8 +362,9 @@ class Reply:
                 )
             else:
                 heard_parts.append(text)
+            forward_state.first_frame_at = seg.first_frame_at
             session._emit_tts_metrics(
-                text, forward_state, ttfb=tts_ttfb, cancelled=interrupted, speech_id=handle.id
+                text, forward_state, ttfb=seg.tts_ttfb, cancelled=interrupted, speech_id=handle.id
             )
         if interrupted or handle.interrupted:
             interrupted = True
@@ -400,6 +377,38 @@ class Reply:
             stopped_speaking_at=stopped_at or (now() if played_any else None),
             tts_ttfb=tts_ttfb,
         )
+
+    def _uses_audio(self) -> bool:
+        session = self._session
+        audio_out = session.output.audio if session.output.audio_enabled else None
+        return audio_out is not None and (
+            self._say_audio is not None or session._resolve_tts(self._agent) is not None
+        )
+
+    def _new_segment(self, chan: Chan[str], settings: ModelSettings) -> SegmentPipeline:
+        return SegmentPipeline(
+            self._agent,
+            chan,
+            settings,
+            synthesize=self._uses_audio(),
+            audio=self._say_audio,
+        )
+
+    def start_tts_early(self) -> None:
+        """Preemptive TTS: synthesize the first segment before the speech is authorized."""
+        gen = self._generation
+        if gen is None or self._early_segment is not None:
+            return
+        settings = ModelSettings(tool_choice=self._tool_choice)
+
+        async def first_segment() -> SegmentPipeline | None:
+            try:
+                chan = await gen.segments.recv()
+            except ChanClosed:
+                return None
+            return self._new_segment(chan, settings)
+
+        self._early_segment = asyncio.get_running_loop().create_task(first_segment())
 
     async def _recv_or_interrupt(self, chan: Chan[Chan[str]]) -> Chan[str] | None:
         recv = asyncio.ensure_future(chan.recv())

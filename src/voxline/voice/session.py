@@ -1050,6 +1050,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             tool_choice=None,
         )
         reply.start_llm()
+        if self._turn_handling.preemptive_generation.preemptive_tts:
+            reply.start_tts_early()
         self._preemptive = _Preemptive(reply, transcript, ctx, tuple(t.name for t in tools), None)
 
     async def _cancel_preemptive(self) -> None:
