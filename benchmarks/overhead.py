@@ -40,8 +40,14 @@ from voxline.audio import AudioFrame
 from voxline.llm import ChatContext
 from voxline.llm.llm import LLM, ChatChunk, ChoiceDelta, LLMStream, ToolChoice
 from voxline.llm.tool_context import Tool
-from voxline.stt import STT, RecognizeStream, SpeechData, SpeechEvent, SpeechEventType
-from voxline.stt import STTCapabilities
+from voxline.stt import (
+    STT,
+    RecognizeStream,
+    SpeechData,
+    SpeechEvent,
+    SpeechEventType,
+    STTCapabilities,
+)
 from voxline.tts import TTS, ChunkedStream, SynthesizedAudio, SynthesizeStream, TTSCapabilities
 from voxline.vad import VAD, VADCapabilities, VADEvent, VADEventType, VADStream
 from voxline.voice.events import AgentStateChangedEvent
@@ -310,9 +316,7 @@ class BenchAudioOutput(AudioOutput):
             self._finish(interrupted=False)
         elif self._playout == "realtime":
             loop = asyncio.get_running_loop()
-            self._finish_handle = loop.call_at(
-                self._started_at + self._pushed, self._finish, False
-            )
+            self._finish_handle = loop.call_at(self._started_at + self._pushed, self._finish, False)
 
     def clear_buffer(self) -> None:
         self._probe.cleared_at = time.perf_counter()
@@ -622,8 +626,14 @@ async def bench_memory(sessions: int, audio_seconds: float) -> MemResult:
 
 
 def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+    """Percentile `q` in [0, 1] (inclusive method; the median is statistics.median)."""
+    if q <= 0.0:
+        return min(values)
+    if q >= 1.0:
+        return max(values)
+    if q == 0.5 or len(values) < 2:
+        return statistics.median(values)
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 def ms(values: list[float], q: float) -> str:
@@ -634,8 +644,11 @@ def table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                               enumerate(zip(row, widths))))
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+            )
+        )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -654,6 +667,10 @@ def stage(name: str) -> Callable[[], None]:
 async def main(args: argparse.Namespace) -> None:
     t_start = time.perf_counter()
 
+    # memory first: nothing else has been allocated and freed in this process yet
+    done = stage(f"memory: {args.idle} idle sessions")
+    mem = await bench_memory(args.idle, audio_seconds=8.0)
+    done()
     done = stage(f"first audio: {args.turns} turns")
     first = await bench_first_audio(args.turns, warmup=20)
     done()
@@ -663,40 +680,77 @@ async def main(args: argparse.Namespace) -> None:
     done = stage(f"CPU: {args.sessions} sessions for {args.seconds:.0f} s")
     cpu = await bench_cpu(args.sessions, args.seconds, baseline_seconds=args.seconds / 4)
     done()
-    done = stage(f"memory: {args.idle} idle sessions")
-    mem = await bench_memory(args.idle, audio_seconds=8.0)
-    done()
 
     quarter = max(1, len(first) // 4)
     rows: list[tuple[str, ...]] = [
         ("metric", "median", "p95", "target", "reference"),
-        ("VAD end of speech -> first audio frame (ms)", ms(first, 0.5), ms(first, 0.95),
-         "<= 1.0", "2.6"),
-        ("barge-in speech start -> clear_buffer (ms)", ms(clear, 0.5), ms(clear, 0.95),
-         "<= 0.3", "0.3"),
-        ("CPU s per session-minute (net of harness)", f"{cpu.net_per_session_minute:.3f}", "",
-         "<= 0.7", "1.48"),
-        ("RSS MB per idle session (after 8 s audio)", f"{mem.per_session_after_audio:.3f}", "",
-         "", "0.09"),
+        (
+            "VAD end of speech -> first audio frame (ms)",
+            ms(first, 0.5),
+            ms(first, 0.95),
+            "<= 1.0",
+            "2.6",
+        ),
+        (
+            "barge-in speech start -> clear_buffer (ms)",
+            ms(clear, 0.5),
+            ms(clear, 0.95),
+            "<= 0.3",
+            "0.3",
+        ),
+        (
+            "CPU s per session-minute (net of harness)",
+            f"{cpu.net_per_session_minute:.3f}",
+            "",
+            "<= 0.7",
+            "1.48",
+        ),
+        (
+            "CPU s per session-minute (gross)",
+            f"{cpu.gross_per_session_minute:.3f}",
+            "",
+            "",
+            "",
+        ),
+        (
+            "RSS MB per idle session, just started",
+            f"{mem.per_session_started:.3f}",
+            "",
+            "",
+            "0.09",
+        ),
+        (
+            f"RSS MB per idle session, after {mem.audio_seconds:.0f} s of audio",
+            f"{mem.per_session_after_audio:.3f}",
+            "",
+            "",
+            "0.09",
+        ),
     ]
     print(table(rows))
     print()
-    print(f"first audio, {len(first)} turns: min {ms(first, 0)} ms, max {ms(first, 1)} ms; "
-          f"median of turns 1-{quarter} {ms(first[:quarter], 0.5)} ms, "
-          f"of the last {quarter} {ms(first[-quarter:], 0.5)} ms")
+    print(
+        f"first audio, {len(first)} turns: min {ms(first, 0)} ms, max {ms(first, 1)} ms; "
+        f"median of the first {quarter} turns {ms(first[:quarter], 0.5)} ms, "
+        f"of the last {quarter} {ms(first[-quarter:], 0.5)} ms"
+    )
     print(f"clear, {len(clear)} barge-ins: min {ms(clear, 0)} ms, max {ms(clear, 1)} ms")
-    print(f"CPU: {cpu.sessions} sessions, {cpu.wall:.1f} s wall, {cpu.cpu:.2f} s CPU, "
-          f"{cpu.turns} user turns, {cpu.frames} input frames "
-          f"({cpu.frames / cpu.sessions / cpu.wall:.1f} frames/s/session); "
-          f"gross {cpu.gross_per_session_minute:.3f} s/session-min, "
-          f"harness baseline {cpu.baseline_cpu_per_min:.3f} s/session-min")
-    print(f"memory: RSS {mem.before:.1f} MB before, {mem.started:.1f} MB with {mem.sessions} "
-          f"sessions started ({mem.per_session_started:.3f} MB each), {mem.after_audio:.1f} MB "
-          f"after {mem.audio_seconds:.0f} s of silence each "
-          f"({mem.per_session_after_audio:.3f} MB each); "
-          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6:.1f} MB")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-          f"total {time.perf_counter() - t_start:.1f} s")
+    print(
+        f"CPU: {cpu.sessions} sessions, {cpu.wall:.1f} s wall, {cpu.cpu:.2f} s CPU, "
+        f"{cpu.turns} user turns, {cpu.frames} input frames "
+        f"({cpu.frames / cpu.sessions / cpu.wall:.1f} frames/s/session); "
+        f"harness baseline {cpu.baseline_cpu_per_min:.3f} s/session-min"
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+    print(
+        f"memory: RSS {mem.before:.1f} MB before, {mem.started:.1f} MB with {mem.sessions} "
+        f"sessions started, {mem.after_audio:.1f} MB after {mem.audio_seconds:.0f} s of "
+        f"silence each; peak RSS {peak:.1f} MB"
+    )
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+        f"total {time.perf_counter() - t_start:.1f} s"
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -44,6 +44,15 @@ class Chan(Generic[T]):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def ready(self) -> bool:
+        """True when recv() would return or raise without waiting."""
+        return bool(self._items) or self._closed
+
+    def recv_nowait(self) -> T:
+        if self._items:
+            return self._items.popleft()
+        raise ChanClosed("channel closed") if self._closed else RuntimeError("channel empty")
+
     async def recv(self) -> T:
         while not self._items:
             if self._closed:

@@ -201,9 +201,10 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
         async def shutdown_default_executor(self, timeout: float | None = None) -> None:
             """Join the default executor's threads, holding the clock while they finish.
 
-            ``asyncio.Runner`` passes a 300 s timeout, which asyncio measures with
-            ``loop.time()``; on a virtual clock it would expire at once and abandon the
-            threads. Holding the clock makes it a real 300 s again.
+            ``asyncio.Runner`` passes a 300 s timeout. CPython 3.13 waits for it with
+            ``asyncio.timeout()``, i.e. on ``loop.time()``: on a virtual clock it would
+            expire at once, warn and abandon the threads. Holding the clock makes it a
+            real 300 s again (3.12.1 joins the thread with a real timeout anyway).
             """
             with self.pause_clock(real_timeout=timeout):
                 await super().shutdown_default_executor(timeout)

@@ -34,6 +34,7 @@ class Recognition:
         vad: VAD | None,
         has_stt: bool,
         feed: Callable[[turns.TurnInput], None],
+        keep_turn_audio: bool = False,
     ) -> None:
         self._session = session
         self._agent = agent
@@ -45,9 +46,17 @@ class Recognition:
         self._tasks: list[asyncio.Task[None]] = []
         self._recent_audio: collections.deque[AudioFrame] = collections.deque()
         self._recent_duration = 0.0
+        # only an audio end-of-turn model reads recent audio; nobody else pays for the buffer
+        self._keep_turn_audio = keep_turn_audio
         self._user_speaking = False
         self._closed = False
         self.final_received = asyncio.Event()
+
+    def set_keep_turn_audio(self, keep: bool) -> None:
+        self._keep_turn_audio = keep
+        if not keep:
+            self._recent_audio.clear()
+            self._recent_duration = 0.0
 
     def can_serve(self, agent: Agent, *, vad: VAD | None, has_stt: bool) -> bool:
         same_node = type(agent).stt_node is type(self._agent).stt_node
@@ -80,6 +89,8 @@ class Recognition:
                 if discard_for_stt
                 else frame
             )
+        if not self._keep_turn_audio:
+            return
         self._recent_audio.append(frame)
         self._recent_duration += frame.duration
         while self._recent_duration > TURN_AUDIO_SECONDS and len(self._recent_audio) > 1:

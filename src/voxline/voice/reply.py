@@ -230,12 +230,14 @@ class Reply:
         handle = self._handle
         if handle.authorized:
             return
+        if handle.interrupted:
+            return
         auth = asyncio.ensure_future(handle.wait_authorized())
-        intr = asyncio.ensure_future(handle.wait_interrupted())
         try:
-            await asyncio.wait([auth, intr], return_when=asyncio.FIRST_COMPLETED)
+            # asyncio.wait never cancels what it waits on: the interrupt future is shared
+            await asyncio.wait([auth, handle._interrupt_fut], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            await cancel_and_wait(auth, intr)
+            await cancel_and_wait(auth)
 
     # ------------------------------------------------------------------ one step
 
@@ -411,23 +413,21 @@ class Reply:
         self._early_segment = asyncio.get_running_loop().create_task(first_segment())
 
     async def _recv_or_interrupt(self, chan: Chan[Chan[str]]) -> Chan[str] | None:
-        recv = asyncio.ensure_future(chan.recv())
-        intr = asyncio.ensure_future(self._handle.wait_interrupted())
-        try:
-            await asyncio.wait([recv, intr], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            intr.cancel()
+        if self._handle.interrupted:
+            return None
+        if chan.ready():
+            return chan.recv_nowait()
+        recv: asyncio.Future[Any] = asyncio.ensure_future(chan.recv())
+        interrupted: asyncio.Future[Any] = self._handle._interrupt_fut
+        await asyncio.wait([recv, interrupted], return_when=asyncio.FIRST_COMPLETED)
         if recv.done():
-            return recv.result()
+            result: Chan[str] = recv.result()
+            return result
         await cancel_and_wait(recv)
         return None
 
     async def _wait_or_interrupt(self, task: asyncio.Future[Any]) -> None:
-        intr = asyncio.ensure_future(self._handle.wait_interrupted())
-        try:
-            await asyncio.wait([task, intr], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            await cancel_and_wait(intr)
+        await asyncio.wait([task, self._handle._interrupt_fut], return_when=asyncio.FIRST_COMPLETED)
 
     async def _forward_audio(
         self, frames: AsyncIterable[AudioFrame] | None, state: _ForwardState

@@ -248,6 +248,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._agent_switch_lock: asyncio.Lock | None = None
         self._close_task: asyncio.Task[None] | None = None
         self._state_update_pending = False
+        self._turn_detector: TurnDetector | None = None
         self._tool_phase: set[SpeechHandle] = set()
 
     # ================================================================ properties
@@ -913,16 +914,20 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         vad = self._resolve_vad(agent)
         has_stt = self._stt_expected()
         current = self._recognition
+        keep_audio = self._turn_detector is not None
         if current is not None and current.can_serve(agent, vad=vad, has_stt=has_stt):
             # same models and nodes: keep the streams, so speech in flight survives a handoff
             current.rebind(agent)
+            current.set_keep_turn_audio(keep_audio)
             return
         if current is not None:
             await current.aclose()
             self._recognition = None
         if vad is None and not has_stt:
             return
-        self._recognition = Recognition(self, agent, vad=vad, has_stt=has_stt, feed=self._feed)
+        self._recognition = Recognition(
+            self, agent, vad=vad, has_stt=has_stt, feed=self._feed, keep_turn_audio=keep_audio
+        )
         self._recognition.start()
 
     def _on_transcript(self, text: str, *, is_final: bool, event: SpeechEvent) -> None:
