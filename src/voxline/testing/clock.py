@@ -40,6 +40,11 @@ What is *not* virtual, and the trade-offs that follow:
   process loopback I/O is not affected because the data is readable as soon as it is
   written. Wrap such awaits in :meth:`VirtualTimeEventLoop.pause_clock`.
 * Callbacks take no virtual time, so debug mode's slow-callback warnings never fire.
+* A test whose tasks all wait on something that never comes, with no timer pending,
+  blocks in the real ``select`` forever, exactly as under ``asyncio.run``.
+
+Timers due at the same instant run in asyncio's heap order: the same on every run, but
+not necessarily the order they were scheduled in, so tests should not rely on ties.
 """
 
 from __future__ import annotations

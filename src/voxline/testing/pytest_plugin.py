@@ -51,25 +51,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run async test functions; return ``None`` to leave everything else to pytest."""
     if _is_foreign(pyfuncitem):
         return None
-    runner = _runner_for(pyfuncitem)
     func = pyfuncitem.obj
-    funcargs = pyfuncitem.funcargs
-    testargs = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-
     hypothesis_handle: Any = getattr(func, "hypothesis", None)
-    inner = getattr(hypothesis_handle, "inner_test", None)
-    if inner is not None and inspect.iscoroutinefunction(inner):
-        # @given wraps the test in a sync function that calls ``inner_test`` once per
-        # example; a sync inner test that drives the coroutine runs each example on a
-        # fresh loop. Restored afterwards so reruns see the original.
-        hypothesis_handle.inner_test = _sync_wrapper(inner, runner)
-        try:
-            func(**testargs)
-        finally:
-            hypothesis_handle.inner_test = inner
-        return True
-
-    if not inspect.iscoroutinefunction(func):
+    inner: Any = getattr(hypothesis_handle, "inner_test", None)
+    async_hypothesis = inner is not None and inspect.iscoroutinefunction(inner)
+    if not async_hypothesis and not inspect.iscoroutinefunction(func):
         if _MARKER in {mark.name for mark in pyfuncitem.own_markers}:
             pytest.fail(
                 f"@pytest.mark.{_MARKER} only applies to `async def` tests; "
@@ -78,7 +64,20 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
             )
         return None
 
-    runner(func(**testargs))
+    runner = _runner_for(pyfuncitem)
+    funcargs = pyfuncitem.funcargs
+    testargs = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    if async_hypothesis:
+        # @given wraps the test in a sync function that calls ``inner_test`` once per
+        # example; a sync inner test that drives the coroutine runs each example on a
+        # fresh loop. Restored afterwards so reruns see the original.
+        hypothesis_handle.inner_test = _sync_wrapper(inner, runner)
+        try:
+            func(**testargs)
+        finally:
+            hypothesis_handle.inner_test = inner
+    else:
+        runner(func(**testargs))
     return True
 
 

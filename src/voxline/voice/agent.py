@@ -336,6 +336,9 @@ class AgentTask(Agent, Generic[T]):
         fut = self._future()
         if fut.done():
             raise RuntimeError(f"task {self.id!r} is already complete")
+        observer = self._session._run_observer if self._session is not None else None
+        if observer is not None:
+            observer._on_task_result(self, result)
         if isinstance(result, BaseException):
             fut.set_exception(result)
         else:

@@ -248,6 +248,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._agent_switch_lock: asyncio.Lock | None = None
         self._close_task: asyncio.Task[None] | None = None
         self._state_update_pending = False
+        self._run_observer: Any = None
         self._turn_detector: TurnDetector | None = None
         self._tool_phase: set[SpeechHandle] = set()
 
@@ -488,7 +489,9 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
 
     def _schedule_handoff(self, agent: Agent) -> None:
         if not self._closing:
-            self._tasks.create(self._switch_agent(agent), name="handoff")
+            task = self._tasks.create(self._switch_agent(agent), name="handoff")
+            if self._run_observer is not None:
+                self._run_observer._watch_task(task)
 
     async def _switch_agent(
         self, agent: Agent, *, run_on_exit: bool = True, run_on_enter: bool = True
@@ -509,11 +512,15 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             self._ensure_instructions(agent)
             handoff = AgentHandoff(old_agent_id=old.id if old else None, new_agent_id=agent.id)
             self._history.insert(handoff)
+            if self._run_observer is not None:
+                self._run_observer._on_item(handoff)
             self.emit("conversation_item_added", ConversationItemAddedEvent(item=handoff))
             self._configure_turns()
             await self._restart_recognition()
             if run_on_enter:
-                self._tasks.create(self._run_on_enter(agent), name="on_enter")
+                task = self._tasks.create(self._run_on_enter(agent), name="on_enter")
+                if self._run_observer is not None:
+                    self._run_observer._watch_task(task)
 
     async def _run_on_enter(self, agent: Agent) -> None:
         token = _on_enter_ctx.set(True)
@@ -1070,6 +1077,30 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         await reply.cancel_generation()
         reply.handle._mark_done()
 
+    async def run(
+        self,
+        *,
+        user_input: str,
+        input_modality: Literal["text", "audio"] = "text",
+        output_type: type[Any] | None = None,
+    ) -> Any:
+        """Text-mode testing: send `user_input`, wait until every reply, tool step, handoff
+        and on_enter it caused is done, and return a RunResult to assert on."""
+        self._check_open("run")
+        if self._run_observer is not None:
+            raise RuntimeError("run() cannot be nested: a run is already in progress")
+        from .run_result import RunResult
+
+        result: Any = RunResult(user_input=user_input, output_type=output_type)
+        self._run_observer = result
+        try:
+            handle = self.generate_reply(user_input=user_input)
+            result._watch_speech(handle)
+            await result._wait_done()
+        finally:
+            self._run_observer = None
+        return result
+
     def commit_user_turn(
         self, *, transcript_timeout: float = 2.0, skip_reply: bool = False
     ) -> asyncio.Future[str]:
@@ -1227,6 +1258,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         handle = reply.handle
         handle._source = source
         handle._mark_scheduled()
+        if self._run_observer is not None:
+            self._run_observer._watch_speech(handle)
         self._queue.push(handle)
         self._tasks.create(reply.run(), name=f"reply_{handle.id}")
         self.emit(
@@ -1283,6 +1316,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
     def _commit_item(self, agent: Agent, item: ChatItem) -> None:
         agent._chat_ctx.insert(item)
         self._history.insert(item)
+        if self._run_observer is not None:
+            self._run_observer._on_item(item)
         if item.type == "message":
             if item.role == "assistant":
                 self._error_counts["llm"] = 0
