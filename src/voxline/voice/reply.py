@@ -525,10 +525,31 @@ class Reply:
                 for call in calls
             ]
             # tool results are committed even if the speech is interrupted meanwhile
-            outcomes = await asyncio.shield(asyncio.gather(*tasks))
+            try:
+                outcomes = list(await asyncio.shield(asyncio.gather(*tasks)))
+            except asyncio.CancelledError:
+                # the session is closing: keep every result that exists, cancel the rest
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                finished = [t.result() for t in tasks if t.done() and not t.cancelled()]
+                self._commit_outcomes(finished)
+                raise
         finally:
             session._tools_running -= 1
+        self._commit_outcomes(outcomes)
+        return outcomes
+
+    def _commit_outcomes(self, outcomes: list[ToolOutcome]) -> None:
+        session = self._session
+        handle = self._handle
         for outcome in outcomes:
+            if outcome.new_agent is not None and handle.interrupted and outcome.output is not None:
+                # the handoff will not happen: say so in the history the model reads
+                outcome.output.output = (
+                    f"The handoff to {outcome.new_agent.id} was interrupted and did not happen."
+                )
+                outcome.output.is_error = True
             if outcome.output is not None:
                 # call and output stay adjacent, whatever was said while the tool ran, so
                 # the history is valid for every provider
@@ -540,7 +561,6 @@ class Reply:
                 session._commit_item(self._agent, outcome.output)
         session._emit_tools_executed(outcomes)
         session._update_agent_state()
-        return list(outcomes)
 
     def _next_step(
         self, outcomes: list[ToolOutcome], message: ChatMessage | None
@@ -549,9 +569,8 @@ class Reply:
         handle = self._handle
         new_agents = [o.new_agent for o in outcomes if o.new_agent is not None]
         if new_agents:
-            if handle.interrupted:
-                return None  # an interrupted handoff does not switch the agent
-            session._schedule_handoff(new_agents[0])
+            if not handle.interrupted:
+                session._schedule_handoff(new_agents[0])
             return None
         if handle.interrupted or not any(o.reply_required for o in outcomes):
             return None

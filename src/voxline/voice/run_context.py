@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..llm.chat_context import FunctionCall
@@ -24,6 +27,9 @@ class RunContext(Generic[Userdata_T]):
         self._session = session
         self._speech_handle = speech_handle
         self._function_call = function_call
+        self._first_update: asyncio.Future[tuple[str, bool]] = (
+            asyncio.get_running_loop().create_future()
+        )
 
     @property
     def session(self) -> AgentSession[Userdata_T]:
@@ -48,3 +54,39 @@ class RunContext(Generic[Userdata_T]):
     async def wait_for_playout(self) -> None:
         """Wait until what the agent said before calling this tool finished playing."""
         await self._speech_handle._playout_of_step()
+
+    async def update(self, message: str, *, silent: bool = False) -> None:
+        """Report progress of a long tool. The first update answers the model right away
+        (the tool goes on in the background and its result comes as a later reply); later
+        updates are added to the conversation and, unless `silent`, spoken about."""
+        if not self._first_update.done():
+            self._first_update.set_result((message, silent))
+            return
+        self._session._on_tool_update(self._function_call, message, silent=silent)
+
+    @contextlib.asynccontextmanager
+    async def with_filler(
+        self,
+        text: str,
+        *,
+        delay: float = 1.0,
+        interval: float | None = None,
+        max_steps: int = 1,
+    ) -> AsyncIterator[None]:
+        """Say `text` if the body takes longer than `delay` (then every `interval`, at most
+        `max_steps` times), so the caller never sits in dead air."""
+
+        async def filler() -> None:
+            await asyncio.sleep(delay)
+            for step in range(max_steps):
+                self._session.say(text, add_to_chat_ctx=False)
+                if interval is None or step + 1 >= max_steps:
+                    return
+                await asyncio.sleep(interval)
+
+        task = asyncio.get_running_loop().create_task(filler(), name="tool_filler")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

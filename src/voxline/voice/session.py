@@ -228,7 +228,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._pending_inputs: list[turns.TurnInput] = []
         self._tick_handle: asyncio.TimerHandle | None = None
         self._tick_at: float | None = None
-        self._last_agent_fact: tuple[str, bool, bool] | None = None
+        self._last_agent_fact: tuple[str, bool, bool, bool] | None = None
+        self._background_tools: set[asyncio.Task[Any]] = set()
         self._pending_turns = 0
         self._tools_running = 0
         self._turn_task: asyncio.Task[None] | None = None
@@ -356,7 +357,10 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         *,
         room: Any = None,
         room_options: Any = None,
-    ) -> None:
+        capture_run: bool = False,
+    ) -> Any:
+        """Start the session with `agent`. With `capture_run=True`, wait until what the
+        agent's on_enter said is done and return it as a RunResult."""
         if self._lifecycle != "initializing":
             raise RuntimeError(f"start() was already called (session is {self._lifecycle})")
         if not isinstance(agent, Agent):
@@ -372,10 +376,22 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             await self._room_io.start()
         self._tasks.create(self._scheduling_loop(), name="speech_scheduler")
         self._set_agent_state("listening")
-        await self._switch_agent(agent, run_on_exit=False)
-        self._start_audio_forwarding()
-        if self._lifecycle == "starting":
-            self._lifecycle = "running"
+        result: Any = None
+        if capture_run:
+            from .run_result import RunResult
+
+            result = self._run_observer = RunResult(user_input="")
+        try:
+            await self._switch_agent(agent, run_on_exit=False)
+            self._start_audio_forwarding()
+            if self._lifecycle == "starting":
+                self._lifecycle = "running"
+            if result is not None:
+                await result._wait_done()
+        finally:
+            if result is not None:
+                self._run_observer = None
+        return result
 
     async def __aenter__(self) -> AgentSession[Userdata_T]:
         return self
@@ -401,7 +417,14 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             await asyncio.gather(*(h.wait_for_playout() for h in pending))
 
     async def aclose(self) -> None:
-        await self._aclose(CloseReason.USER_INITIATED)
+        """Close the session. Safe to call from one of its own tools: the close runs in a
+        task of its own, so cancelling the caller does not stop it halfway."""
+        if self._lifecycle in ("initializing", "closed"):
+            self._lifecycle = "closed"
+            return
+        self._start_close(CloseReason.USER_INITIATED)
+        assert self._close_task is not None
+        await asyncio.shield(self._close_task)
 
     def shutdown(self, *, drain: bool = True) -> None:
         """Close from synchronous code (e.g. a signal handler)."""
@@ -440,7 +463,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             )
         if self._tick_handle is not None:
             self._tick_handle.cancel()
-        await cancel_and_wait(self._audio_forward_task)
+        await cancel_and_wait(self._audio_forward_task, *self._background_tools)
         if self._recognition is not None:
             await self._recognition.aclose()
         if self._room_io is not None:
@@ -821,10 +844,15 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         else:
             state = "listening"
         self._set_agent_state(state)
-        fact = (state, active, cur.allow_interruptions if cur is not None else True)
+        fact = (
+            state,
+            active,
+            cur.allow_interruptions if cur is not None else True,
+            bool(self._background_tools),
+        )
         if fact != self._last_agent_fact:
             self._last_agent_fact = fact
-            self._feed(turns.AgentChanged(now(), state, fact[1], fact[2]))
+            self._feed(turns.AgentChanged(now(), state, fact[1], fact[2], hold_away=fact[3]))
 
     # ================================================================ audio input
 
@@ -1297,6 +1325,40 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                 self._last_speech_done_at = now()
                 self._resume_output()
                 self._update_agent_state()
+
+    def _adopt_background_tool(self, runner: asyncio.Task[Any], call: Any) -> None:
+        """A tool answered with a progress update and keeps working; its result becomes a
+        reply of its own. While it runs the user is never marked away."""
+        self._background_tools.add(runner)
+        self._update_agent_state()
+
+        def done(task: asyncio.Task[Any]) -> None:
+            self._background_tools.discard(task)
+            self._update_agent_state()
+            if self._lifecycle not in ("starting", "running") or task.cancelled():
+                return
+            from .tools import _result_of, outcome_of
+
+            outcome = outcome_of(call, _result_of(task))
+            if outcome.output is None or not outcome.output.output:
+                return
+            verdict = "failed" if outcome.output.is_error else "finished"
+            self._on_tool_update(
+                call,
+                f"The background call {call.name}({call.arguments}) {verdict}: "
+                f"{outcome.output.output}",
+                silent=not outcome.reply_required,
+            )
+
+        runner.add_done_callback(done)
+
+    def _on_tool_update(self, call: Any, message: str, *, silent: bool) -> None:
+        agent = self._agent
+        if agent is None or self._lifecycle not in ("starting", "running"):
+            return
+        self._commit_item(agent, ChatMessage(role="system", content=[message]))
+        if not silent:
+            self.generate_reply()
 
     def _requeue(self, handle: SpeechHandle) -> None:
         """A tool step wants to speak again: it queues like any other speech."""

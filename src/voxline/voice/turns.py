@@ -76,6 +76,8 @@ class AgentChanged:
     speech_active: bool
     """An agent speech is authorized and was not interrupted."""
     interruptible: bool
+    hold_away: bool = False
+    """A background tool can still speak: the user is not away while it runs."""
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,7 @@ class TurnEngine:
         self._learned_pause: float | None = None
         # the agent
         self._agent_state: AgentStateName = "initializing"
+        self._hold_away = False
         self._speech_active = False
         self._interruptible = True
         self._paused: Literal["pre", "false"] | None = None
@@ -607,6 +610,7 @@ class TurnEngine:
         became_speaking = ev.state == "speaking" and self._agent_state != "speaking"
         became_active = ev.speech_active and not self._speech_active
         self._agent_state = ev.state
+        self._hold_away = ev.hold_away
         self._speech_active = ev.speech_active
         self._interruptible = ev.interruptible
         if became_speaking:
@@ -626,7 +630,11 @@ class TurnEngine:
 
     def _rearm_away(self, t: float) -> None:
         timeout = self.config.user_away_timeout
-        idle = self._agent_state in ("listening", "idle") and self._speaking_since is None
+        idle = (
+            self._agent_state in ("listening", "idle")
+            and self._speaking_since is None
+            and not self._hold_away
+        )
         if timeout is None or not idle:
             self._away_at = None
         elif self.user_state != "away":
