@@ -396,7 +396,7 @@ class _FakeLLMStream(LLMStream):
         remaining = action.duration - (now() - start)
         if remaining > 0:
             await asyncio.sleep(remaining)
-        if action.tool_calls:
+        if action.tool_calls and self._tool_choice != "none":
             self._send(ChatChunk(delta=ChoiceDelta(tool_calls=action.tool_calls)))
 
 

@@ -254,6 +254,10 @@ class Reply:
         message = self._commit_message(step, gen)
         handle._step_played.set()
         calls = list(gen.tool_calls) if self._say_text is None else []
+        if calls and self._tool_choice == "none":
+            # the model was told not to call tools: a call now would loop past max_tool_steps
+            logger.warning("ignoring %d tool call(s) made with tool_choice='none'", len(calls))
+            calls = []
         if not calls:
             return None
         handle._playing = False  # speaking -> thinking while the tools run

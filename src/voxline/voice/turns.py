@@ -235,6 +235,7 @@ class TurnEngine:
         self._eou_at: float | None = None
         self._eou_delay_used: float | None = None
         self._awaiting_prediction = False
+        self._stt_end_of_speech = False
         self._learned_pause: float | None = None
         # the agent
         self._agent_state: AgentStateName = "initializing"
@@ -285,7 +286,7 @@ class TurnEngine:
         deadlines = [
             d
             for d in (
-                self._eou_at,
+                self._eou_at if self._speaking_since is None else None,
                 self._resume_at,
                 self._interrupt_check_at,
                 self._away_at,
@@ -340,6 +341,7 @@ class TurnEngine:
         if self._turn_started_at is None:
             self._turn_started_at = ev.started_at
         self._eou_at = None  # a new speech start always restarts the decision
+        self._stt_end_of_speech = False
         self._awaiting_prediction = False
         self._resume_at = None
         self._away_at = None
@@ -380,11 +382,13 @@ class TurnEngine:
 
     def _on_speech_ended(self, ev: SpeechEnded, out: list[TurnAction]) -> None:
         if self._speaking_since is not None:
-            self._untranscribed_duration += max(0.0, ev.ended_at - self._speaking_since)
+            spoken = max(0.0, ev.ended_at - self._speaking_since)
+            self._untranscribed_duration += spoken
+            self._limit_duration += spoken  # the duration limit counts speech, not pauses
+        self._limit_duration_at = None
         self._speaking_since = None
         self._last_speech_end = ev.ended_at
         self._interrupt_check_at = None
-        self._limit_duration += 0.0
         self._set_user_state("listening", ev.t, out)
         self._rearm_away(ev.t)
         if self._paused == "pre":
@@ -402,6 +406,13 @@ class TurnEngine:
         if ev.final:
             self._interim = ""
             if not text:
+                if (
+                    self._paused is not None
+                    and self._speaking_since is None
+                    and self._resume_at is None
+                    and not self._final.strip()
+                ):
+                    self._resume_at = ev.t  # the pending words came to nothing: resume
                 return
             self._final = f"{self._final} {text}".strip()
             self._last_final_at = ev.t
@@ -425,6 +436,9 @@ class TurnEngine:
     def _on_stt_end_of_speech(self, ev: SttEndOfSpeech, out: list[TurnAction]) -> None:
         if self.config.detection != "stt":
             return
+        self._stt_end_of_speech = True
+        if self._speaking_since is not None:
+            return  # the VAD still hears speech: its end will schedule the commit
         if self._last_speech_end is None or not self.config.has_vad:
             self._last_speech_end = ev.t
         if self._final.strip():
@@ -456,13 +470,19 @@ class TurnEngine:
         if pause <= 0:
             return
         alpha = self.config.endpointing.alpha
-        prev = self._learned_pause if self._learned_pause is not None else pause
+        prev = (
+            self._learned_pause
+            if self._learned_pause is not None
+            else self.config.endpointing.min_delay
+        )
         self._learned_pause = alpha * prev + (1 - alpha) * pause
 
     def _schedule_end_of_turn(self, t: float, out: list[TurnAction]) -> None:
         mode = self.config.detection
-        if mode in ("manual", "realtime_llm", "stt"):
+        if mode in ("manual", "realtime_llm"):
             return
+        if mode == "stt" and not self._stt_end_of_speech:
+            return  # the STT has not declared the end of speech yet
         if self._last_speech_end is None and self.config.has_vad:
             return
         if self.config.has_stt and not self._final.strip():
@@ -499,7 +519,7 @@ class TurnEngine:
             return  # too short to interrupt: keep listening and let the words accumulate
         reply = not skip_reply
         if self._speech_active:
-            if self._interruptible:
+            if self._interruptible and self.config.interruption.enabled:
                 out.append(InterruptSpeech("user_turn"))
             elif not manual:
                 reply = False
@@ -523,6 +543,7 @@ class TurnEngine:
         self._reset_turn()
 
     def _reset_turn(self) -> None:
+        self._stt_end_of_speech = False
         self._final = ""
         self._interim = ""
         self._eou_at = None
