@@ -36,8 +36,12 @@ class Timeline:
     def at(self, ev: Any) -> float:
         return float(ev.created_at) - self.origin
 
-    def agent_states(self) -> list[tuple[str, str, float]]:
-        return [(e.old_state, e.new_state, self.at(e)) for e in self.of("agent_state_changed")]
+    def agent_states(self, *, with_close: bool = False) -> list[tuple[str, str, float]]:
+        """Agent state transitions; the reset to initializing on close only if asked."""
+        states = [(e.old_state, e.new_state, self.at(e)) for e in self.of("agent_state_changed")]
+        if not with_close and self.of("close") and states and states[-1][1] == "initializing":
+            states = states[:-1]
+        return states
 
     def user_states(self) -> list[tuple[str, str, float]]:
         return [(e.old_state, e.new_state, self.at(e)) for e in self.of("user_state_changed")]

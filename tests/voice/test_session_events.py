@@ -62,3 +62,6 @@ async def test_events_and_metrics() -> None:
     assert [round(e.playback_position, 3) for e in audio.playback_finished_events] == [2.0]
     assert not audio.playback_finished_events[0].interrupted
     assert [e.reason.value for e in timeline.of("close")] == ["user_initiated"]
+    # closing resets the agent to initializing, and close is the last event
+    assert timeline.agent_states(with_close=True)[-1][:2] == ("listening", "initializing")
+    assert timeline.events[-1][0] == "close"

@@ -232,3 +232,55 @@ async def test_text_only_session_answers_text_input() -> None:
         assert texts == [("user", "What is the capital of France?"), ("assistant", "Paris.")]
         await asyncio.sleep(0.01)  # the state settles once the scheduler saw the speech end
         assert session.agent_state == "listening"
+
+
+class FixedAnswer(Agent):
+    """An llm_node that returns a plain string instead of streaming."""
+
+    def __init__(self) -> None:
+        super().__init__(instructions="Answer.")
+
+    async def llm_node(  # type: ignore[override]
+        self, chat_ctx: ChatContext, tools: list[FunctionTool], model_settings: ModelSettings
+    ) -> str:
+        return f"You said: {chat_ctx.items[-1].text_content}"  # type: ignore[union-attr]
+
+
+@pytest.mark.virtual_time
+async def test_llm_node_may_return_a_string() -> None:
+    from voxline import AgentSession
+
+    session: AgentSession[Any] = AgentSession()
+    await session.start(FixedAnswer())
+    await session.generate_reply(user_input="hello")
+    said = [i.text_content for i in session.history.items if i.type == "message"]
+    assert said == ["hello", "You said: hello"]
+    await session.aclose()
+
+
+@pytest.mark.virtual_time
+async def test_update_instructions_and_chat_ctx_reach_the_model() -> None:
+    from voxline import AgentSession
+    from voxline.testing import FakeLLM
+
+    actions = FakeActions()
+    actions.add_llm("ok", input="hi")
+    llm = FakeLLM(actions)
+    session: AgentSession[Any] = AgentSession(llm=llm)
+    agent = Agent(instructions="Old rules.")
+    await session.start(agent)
+    await agent.update_instructions("New rules.")
+    ctx = agent.chat_ctx
+    ctx.add_message(role="user", content="remember: blue")
+    await agent.update_chat_ctx(ctx)
+    await session.generate_reply(user_input="hi")
+    sent = llm.requests[-1]
+    first = sent.items[0]
+    assert first.type == "message" and first.text_content == "New rules."
+    texts = [i.text_content for i in sent.items if i.type == "message"]
+    assert "remember: blue" in texts
+    assert any(
+        i.type == "agent_config_update" and i.instructions == "New rules."
+        for i in session.history.items
+    )
+    await session.aclose()

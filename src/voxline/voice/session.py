@@ -470,6 +470,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             await self._room_io.aclose()
         await self._tasks.aclose()
         self._lifecycle = "closed"
+        # the seed's lifecycle: shutdown resets the agent to initializing, then `close`
+        self._set_agent_state("initializing")
         self.emit("close", CloseEvent(reason=reason, error=error))
         if self._closed_fut is not None and not self._closed_fut.done():
             self._closed_fut.set_result(None)
