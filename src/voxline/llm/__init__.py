@@ -24,6 +24,7 @@ from .llm import (
     LLMStream,
     ToolChoice,
 )
+from .mcp import MCPConnectionError, MCPServer, MCPServerHTTP, MCPServerStdio, MCPToolset
 from .tool_context import (
     FunctionTool,
     StopResponse,
@@ -58,6 +59,11 @@ __all__ = [
     "ImageContent",
     "LLMError",
     "LLMStream",
+    "MCPConnectionError",
+    "MCPServer",
+    "MCPServerHTTP",
+    "MCPServerStdio",
+    "MCPToolset",
     "StopResponse",
     "Tool",
     "ToolArgumentsError",

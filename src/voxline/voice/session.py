@@ -163,6 +163,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._tools: list[Tool] = list(tools or [])
         flatten_tools(self._tools)
         self._mcp_servers = list(mcp_servers or [])
+        self._mcp_toolsets: dict[int, Any] = {}
         self._max_tool_steps = max_tool_steps
         self._ivr_detection = ivr_detection
         self._user_away_timeout = user_away_timeout
@@ -468,6 +469,9 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             await self._recognition.aclose()
         if self._room_io is not None:
             await self._room_io.aclose()
+        await asyncio.gather(
+            *(t.aclose() for t in self._mcp_toolsets.values()), return_exceptions=True
+        )
         await self._tasks.aclose()
         self._lifecycle = "closed"
         # the seed's lifecycle: shutdown resets the agent to initializing, then `close`
@@ -542,6 +546,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             self.emit("conversation_item_added", ConversationItemAddedEvent(item=handoff))
             self._configure_turns()
             await self._restart_recognition()
+            await self._setup_mcp(agent)
             if run_on_enter:
                 task = self._tasks.create(self._run_on_enter(agent), name="on_enter")
                 if self._run_observer is not None:
@@ -591,8 +596,45 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         agent._chat_ctx.insert(update)
         self._history.insert(update)
 
+    def _mcp_toolsets_for(self, agent: Agent) -> list[Any]:
+        servers = [*self._mcp_servers]
+        if is_given(agent.mcp_servers) and agent.mcp_servers:
+            servers.extend(agent.mcp_servers)
+        if not servers:
+            return []
+        from ..llm.mcp import MCPToolset
+
+        toolsets = []
+        for server in servers:
+            toolset = self._mcp_toolsets.get(id(server))
+            if toolset is None:
+                toolset = MCPToolset(id=f"mcp:{server.name}", server=server)
+                self._mcp_toolsets[id(server)] = toolset
+            toolsets.append(toolset)
+        return toolsets
+
+    async def _setup_mcp(self, agent: Agent) -> None:
+        """Connect the agent's MCP servers before it speaks; one that fails is reported and
+        its tools are left out, the session goes on."""
+        toolsets = self._mcp_toolsets_for(agent)
+        results = await asyncio.gather(*(t.setup() for t in toolsets), return_exceptions=True)
+        for toolset, result in zip(toolsets, results):
+            if isinstance(result, BaseException):
+                logger.error("MCP toolset %s unavailable: %s", toolset.id, result)
+                self.emit("error", ErrorEvent(error=result, source=toolset))
+
     def _tools_for(self, agent: Agent) -> list[FunctionTool]:
-        tools = flatten_tools([*agent.tools, *self._tools])
+        """The agent's tools, then the session's, then MCP tools; a name seen twice keeps
+        its first definition (two MCP servers may well both offer `search`)."""
+        tools: list[FunctionTool] = []
+        seen: set[str] = set()
+        for source in [*agent.tools, *self._tools, *self._mcp_toolsets_for(agent)]:
+            for tool in flatten_tools([source]):
+                if tool.name in seen:
+                    logger.warning("tool %r is defined twice; keeping the first", tool.name)
+                    continue
+                seen.add(tool.name)
+                tools.append(tool)
         if _on_enter_ctx.get():
             tools = [t for t in tools if not (t.info.flags & ToolFlag.IGNORE_ON_ENTER)]
         return tools
