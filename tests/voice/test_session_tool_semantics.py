@@ -187,3 +187,23 @@ async def test_a_model_that_ignores_tool_choice_none_cannot_loop() -> None:
     await asyncio.wait_for(session.generate_reply(user_input="go").wait_for_playout(), 10.0)
     assert llm.tool_choices.count("sent") == 3  # two tool steps, then the forced final step
     await session.aclose()
+
+
+@pytest.mark.virtual_time
+async def test_text_and_an_instant_tool_in_one_step_keep_the_history_in_order() -> None:
+    actions = FakeActions()
+    actions.add_llm("Let me check.", input="weather?", tool_calls=[_call("value", call_id="w1")])
+    actions.add_llm("It is 42.", input='{"answer": 42}')
+    session: AgentSession[Any] = AgentSession(llm=FakeLLM(actions))
+    await session.start(Desk())
+    await session.run(user_input="weather?")
+    kinds = [(i.type, getattr(i, "role", None)) for i in session.history.items][-5:]
+    assert kinds == [
+        ("message", "user"),
+        ("message", "assistant"),
+        ("function_call", None),
+        ("function_call_output", None),
+        ("message", "assistant"),
+    ]
+    session.history.to_openai()
+    await session.aclose()

@@ -1,6 +1,16 @@
 """voxline.testing: scripted fakes, a virtual clock, and helpers to run whole conversations
 deterministically in milliseconds."""
 
+from ..voice.run_result import (
+    AgentHandoffEvent,
+    ChatMessageEvent,
+    FunctionCallEvent,
+    FunctionCallOutputEvent,
+    RunEvent,
+    RunResult,
+    format_judge_request,
+    mock_tools,
+)
 from .clock import VirtualTimeEventLoop, new_event_loop, run
 from .fakes import (
     FakeActions,
@@ -18,6 +28,8 @@ from .fakes import (
 from .session import create_session, run_session
 
 __all__ = [
+    "AgentHandoffEvent",
+    "ChatMessageEvent",
     "FakeActions",
     "FakeAudioInput",
     "FakeAudioOutput",
@@ -26,11 +38,17 @@ __all__ = [
     "FakeTTS",
     "FakeTextOutput",
     "FakeVAD",
+    "FunctionCallEvent",
+    "FunctionCallOutputEvent",
     "LLMAction",
+    "RunEvent",
+    "RunResult",
     "TTSAction",
     "UserSpeech",
     "VirtualTimeEventLoop",
     "create_session",
+    "format_judge_request",
+    "mock_tools",
     "new_event_loop",
     "run",
     "run_session",

@@ -29,6 +29,15 @@ from .io import (
     VideoInput,
 )
 from .run_context import RunContext
+from .run_result import (
+    AgentHandoffEvent,
+    ChatMessageEvent,
+    FunctionCallEvent,
+    FunctionCallOutputEvent,
+    RunEvent,
+    RunResult,
+    mock_tools,
+)
 from .session import AgentSession
 from .speech import SpeechHandle
 from .turn_detector import TurnDetector
@@ -43,6 +52,7 @@ from .turn_options import (
 __all__ = [
     "Agent",
     "AgentFalseInterruptionEvent",
+    "AgentHandoffEvent",
     "AgentInput",
     "AgentOutput",
     "AgentSession",
@@ -51,12 +61,15 @@ __all__ = [
     "AgentTask",
     "AudioInput",
     "AudioOutput",
+    "ChatMessageEvent",
     "CloseEvent",
     "CloseReason",
     "ConversationItemAddedEvent",
     "EndpointingOptions",
     "ErrorEvent",
     "FlushSentinel",
+    "FunctionCallEvent",
+    "FunctionCallOutputEvent",
     "FunctionToolsExecutedEvent",
     "InterruptionOptions",
     "MetricsCollectedEvent",
@@ -65,6 +78,8 @@ __all__ = [
     "PlaybackStartedEvent",
     "PreemptiveGenerationOptions",
     "RunContext",
+    "RunEvent",
+    "RunResult",
     "SpeechCreatedEvent",
     "SpeechHandle",
     "TextOutput",
@@ -77,4 +92,5 @@ __all__ = [
     "UserTurnExceededEvent",
     "UserTurnLimitOptions",
     "VideoInput",
+    "mock_tools",
 ]

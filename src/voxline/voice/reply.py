@@ -266,7 +266,7 @@ class Reply:
         handle._release()
         session._update_agent_state()
         try:
-            outcomes = await self._run_tools(calls)
+            outcomes = await self._run_tools(calls, message)
             next_gen = self._next_step(outcomes, message)
         finally:
             session._tool_phase.discard(handle)
@@ -516,7 +516,9 @@ class Reply:
         session._commit_item(self._agent, msg)
         return msg
 
-    async def _run_tools(self, calls: list[FunctionToolCall]) -> list[ToolOutcome]:
+    async def _run_tools(
+        self, calls: list[FunctionToolCall], message: ChatMessage | None = None
+    ) -> list[ToolOutcome]:
         session = self._session
         handle = self._handle
         session._tools_running += 1
@@ -537,14 +539,16 @@ class Reply:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 finished = [t.result() for t in tasks if t.done() and not t.cancelled()]
-                self._commit_outcomes(finished)
+                self._commit_outcomes(finished, message)
                 raise
         finally:
             session._tools_running -= 1
-        self._commit_outcomes(outcomes)
+        self._commit_outcomes(outcomes, message)
         return outcomes
 
-    def _commit_outcomes(self, outcomes: list[ToolOutcome]) -> None:
+    def _commit_outcomes(
+        self, outcomes: list[ToolOutcome], message: ChatMessage | None = None
+    ) -> None:
         session = self._session
         handle = self._handle
         for outcome in outcomes:
@@ -555,9 +559,12 @@ class Reply:
                 )
                 outcome.output.is_error = True
             if outcome.output is not None:
-                # call and output stay adjacent, whatever was said while the tool ran, so
-                # the history is valid for every provider
+                # call and output stay adjacent, whatever was said while the tool ran, and
+                # after the step's own message, so the history is valid for every provider
                 outcome.call.created_at = outcome.output.created_at - 1e-6
+                if message is not None and outcome.call.created_at < message.created_at:
+                    outcome.call.created_at = message.created_at
+                    outcome.output.created_at = max(outcome.output.created_at, message.created_at)
             handle._chat_items.append(outcome.call)
             session._commit_item(self._agent, outcome.call)
             if outcome.output is not None:

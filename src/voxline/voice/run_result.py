@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import inspect
 import os
-import sys
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -246,8 +245,6 @@ class RunResult(Generic[T]):
     def _on_item(self, item: ChatItem) -> None:
         if self._done:
             return
-        if self._session is None:
-            self._bind_session_from_caller()
         if item.type == "message":
             if (
                 not self._user_message_seen
@@ -276,17 +273,6 @@ class RunResult(Generic[T]):
             old = None
         self._current_agent = new
         return AgentHandoffEvent(item, old_agent=old, new_agent=new)
-
-    def _bind_session_from_caller(self) -> None:
-        """Stopgap until `AgentSession.run()` passes `session=self`: the session reports
-        items from its own methods, so the caller's `self` is the session. Without it the
-        handoff events could not name their agents (the items carry ids only)."""
-        from .session import AgentSession
-
-        frame = sys._getframe(2)  # _on_item <- AgentSession._commit_item/_switch_agent
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, AgentSession):
-            self._bind_session(candidate)
 
     def _watch_speech(self, handle: SpeechHandle) -> None:
         if handle in self._handles:

@@ -381,7 +381,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         if capture_run:
             from .run_result import RunResult
 
-            result = self._run_observer = RunResult(user_input="")
+            result = self._run_observer = RunResult(user_input="", session=self)
         try:
             await self._switch_agent(agent, run_on_exit=False)
             self._start_audio_forwarding()
@@ -1163,7 +1163,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             raise RuntimeError("run() cannot be nested: a run is already in progress")
         from .run_result import RunResult
 
-        result: Any = RunResult(user_input=user_input, output_type=output_type)
+        result: Any = RunResult(user_input=user_input, output_type=output_type, session=self)
         self._run_observer = result
         try:
             handle = self.generate_reply(user_input=user_input)
