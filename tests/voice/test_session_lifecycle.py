@@ -273,3 +273,46 @@ def test_userdata_must_be_set_before_use() -> None:
         _ = session.userdata
     session.userdata = Order(items=["x"])
     assert session.userdata.items == ["x"]
+
+
+@pytest.mark.virtual_time
+async def test_say_plays_prerendered_audio_without_a_tts() -> None:
+
+    async def chime() -> AsyncIterator[AudioFrame]:
+        for _ in range(10):
+            yield AudioFrame.create(16000, 1, 1600)  # 10 x 0.1 s
+
+    session: AgentSession[Any] = AgentSession()
+    session.output.audio = FakeAudioOutput()
+    await session.start(Agent(instructions="Chime."))
+    await session.say("ding", audio=chime())
+    finished = _audio(session).playback_finished_events
+    assert [(round(e.playback_position, 2), e.interrupted) for e in finished] == [(1.0, False)]
+    said = [i.text_content for i in session.history.items if i.type == "message"]
+    assert said == ["ding"]
+    await session.aclose()
+
+
+class Second(Agent):
+    def __init__(self, chat_ctx: ChatContext) -> None:
+        super().__init__(instructions="Second desk.", chat_ctx=chat_ctx)
+
+
+@pytest.mark.virtual_time
+async def test_a_new_agent_starts_with_the_context_the_developer_passes() -> None:
+    from voxline.testing import FakeLLM
+
+    actions = FakeActions()
+    actions.add_llm("Hello there.", input="hi")
+    llm = FakeLLM(actions)
+    session: AgentSession[Any] = AgentSession(llm=llm)
+    first = Agent(instructions="First desk.")
+    await session.start(first)
+    await session.generate_reply(user_input="hi")
+    second = Second(chat_ctx=first.chat_ctx)
+    session.update_agent(second)
+    await asyncio.sleep(0.1)
+    texts = [(i.role, i.text_content) for i in second.chat_ctx.items if i.type == "message"]
+    assert texts[0] == ("system", "Second desk.")  # its own instructions replace the old ones
+    assert ("user", "hi") in texts and ("assistant", "Hello there.") in texts
+    await session.aclose()
