@@ -124,3 +124,65 @@ def short_id(prefix: str) -> str:
     import uuid
 
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+class SegmentEnd:
+    """Marks the end of a segment in a model stream's input (see `flush()`)."""
+
+
+In_T = TypeVar("In_T")
+Out_T = TypeVar("Out_T")
+
+
+class PushStream(Generic[In_T, Out_T]):
+    """Input pushed in, output iterated out, one background task in between: the shape every
+    streaming model (VAD, STT, TTS) shares. Subclasses implement `_run(input)` and call
+    `_emit(item)`; a failure of `_run` is raised to whoever iterates the output."""
+
+    def __init__(self) -> None:
+        self._input: Chan[In_T] = Chan()
+        self._output: Chan[Out_T] = Chan()
+        self._task: asyncio.Task[None] | None = None
+
+    def _ensure_started(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._main())
+
+    async def _main(self) -> None:
+        try:
+            await self._run(self._input)
+        finally:
+            self._output.close()
+
+    async def _run(self, items: Chan[In_T]) -> None:
+        raise NotImplementedError
+
+    def _emit(self, item: Out_T) -> None:
+        self._output.send_nowait(item)
+
+    def _push(self, item: In_T) -> None:
+        self._ensure_started()
+        if not self._input.closed:
+            self._input.send_nowait(item)
+
+    def end_input(self) -> None:
+        self._ensure_started()
+        self._input.close()
+
+    async def aclose(self) -> None:
+        self._input.close()
+        await cancel_and_wait(self._task)
+        self._output.close()
+
+    def __aiter__(self) -> AsyncIterator[Out_T]:
+        self._ensure_started()
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Out_T]:
+        async for item in self._output:
+            yield item
+        task = self._task
+        if task is not None and task.done() and not task.cancelled():
+            error = task.exception()
+            if error is not None:
+                raise error

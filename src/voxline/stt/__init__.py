@@ -1,5 +1,6 @@
 """Speech-to-text: the protocol, and an adapter that makes any STT streaming with a VAD."""
 
+from .._utils.aio import SegmentEnd
 from .stream_adapter import StreamAdapter
 from .stt import (
     STT,
@@ -16,6 +17,7 @@ __all__ = [
     "RecognizeStream",
     "STTCapabilities",
     "STTError",
+    "SegmentEnd",
     "SpeechData",
     "SpeechEvent",
     "SpeechEventType",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from .._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
-from .._utils.aio import Chan
+from .._utils.aio import Chan, SegmentEnd
 from ..audio import AudioFrame
 from ..vad import VAD, VADEventType
 from .stt import STT, RecognizeStream, SpeechEvent, SpeechEventType, STTCapabilities
@@ -42,7 +42,7 @@ class _AdapterStream(RecognizeStream):
         self._adapter = adapter
         self._language = language
 
-    async def _run(self, frames: Chan[AudioFrame | RecognizeStream._Flush]) -> None:
+    async def _run(self, frames: Chan[AudioFrame | SegmentEnd]) -> None:
         vad_stream = self._adapter._vad.stream()
 
         async def forward() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from abc import ABC
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from .._exceptions import APIConnectionError, APIError, APITimeoutError
 from .._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
-from .._utils.aio import Chan, cancel_and_wait
+from .._utils.aio import PushStream, SegmentEnd
 from ..audio import AudioFrame
 
 
@@ -124,64 +124,18 @@ class STT(ABC):
         return None
 
 
-class RecognizeStream(ABC):
+class RecognizeStream(PushStream["AudioFrame | SegmentEnd", SpeechEvent]):
     """Push frames in, iterate speech events out. Subclasses implement `_run(frames)`."""
 
-    class _Flush:
-        pass
-
-    FLUSH = _Flush()
+    FLUSH = SegmentEnd()
 
     def __init__(self, stt: STT, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS):
+        super().__init__()
         self._stt = stt
         self._conn_options = conn_options
-        self._input: Chan[AudioFrame | RecognizeStream._Flush] = Chan()
-        self._output: Chan[SpeechEvent] = Chan()
-        self._task: asyncio.Task[None] | None = None
-
-    def _ensure_started(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._main())
-
-    async def _main(self) -> None:
-        try:
-            await self._run(self._input)
-        finally:
-            self._output.close()
-
-    @abstractmethod
-    async def _run(self, frames: Chan[AudioFrame | RecognizeStream._Flush]) -> None: ...
-
-    def _emit(self, event: SpeechEvent) -> None:
-        self._output.send_nowait(event)
 
     def push_frame(self, frame: AudioFrame) -> None:
-        self._ensure_started()
-        if not self._input.closed:
-            self._input.send_nowait(frame)
+        self._push(frame)
 
     def flush(self) -> None:
-        self._ensure_started()
-        if not self._input.closed:
-            self._input.send_nowait(self.FLUSH)
-
-    def end_input(self) -> None:
-        self._ensure_started()
-        self._input.close()
-
-    async def aclose(self) -> None:
-        self._input.close()
-        await cancel_and_wait(self._task)
-        self._output.close()
-
-    def __aiter__(self) -> AsyncIterator[SpeechEvent]:
-        self._ensure_started()
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[SpeechEvent]:
-        async for ev in self._output:
-            yield ev
-        if self._task is not None and self._task.done() and not self._task.cancelled():
-            exc = self._task.exception()
-            if exc is not None:
-                raise exc
+        self._push(self.FLUSH)

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._exceptions import APIConnectionError, APIError
 from .._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
-from .._utils.aio import Chan, now
+from .._utils.aio import Chan, SegmentEnd, now
 from ..audio import AudioFrame
 from ..llm.chat_context import ChatContext
 from ..llm.llm import LLM, ChatChunk, ChoiceDelta, FunctionToolCall, LLMStream, ToolChoice
@@ -262,7 +262,7 @@ class _FakeSTTStream(RecognizeStream):
         self._fail = fail
         self._handles: list[asyncio.TimerHandle] = []
 
-    async def _run(self, frames: Chan[AudioFrame | RecognizeStream._Flush]) -> None:
+    async def _run(self, frames: Chan[AudioFrame | SegmentEnd]) -> None:
         loop = asyncio.get_running_loop()
         origin: float | None = None
         try:
@@ -472,7 +472,7 @@ class _FakeChunkedStream(ChunkedStream):
 
 
 class _FakeSynthesizeStream(SynthesizeStream):
-    async def _run(self, text: Chan[str | SynthesizeStream._Flush]) -> None:
+    async def _run(self, text: Chan[str | SegmentEnd]) -> None:
         tts = self._tts
         assert isinstance(tts, FakeTTS)
         pending: list[str] = []

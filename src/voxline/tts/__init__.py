@@ -1,5 +1,6 @@
 """Text-to-speech: the protocol, and an adapter that streams sentence by sentence."""
 
+from .._utils.aio import SegmentEnd
 from .stream_adapter import StreamAdapter
 from .tts import (
     TTS,
@@ -13,6 +14,7 @@ from .tts import (
 __all__ = [
     "TTS",
     "ChunkedStream",
+    "SegmentEnd",
     "StreamAdapter",
     "SynthesizeStream",
     "SynthesizedAudio",

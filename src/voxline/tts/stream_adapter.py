@@ -4,7 +4,7 @@ as it is complete, so the first sentence plays while the LLM is still writing.""
 from __future__ import annotations
 
 from .._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
-from .._utils.aio import Chan
+from .._utils.aio import Chan, SegmentEnd
 from ..tokenize import SentenceStream
 from .tts import TTS, ChunkedStream, SynthesizedAudio, SynthesizeStream, TTSCapabilities
 
@@ -44,7 +44,7 @@ class _AdapterStream(SynthesizeStream):
         super().__init__(adapter, conn_options=conn_options)
         self._adapter = adapter
 
-    async def _run(self, text: Chan[str | SynthesizeStream._Flush]) -> None:
+    async def _run(self, text: Chan[str | SegmentEnd]) -> None:
         splitter = self._new_splitter()
         async for piece in text:
             if isinstance(piece, str):

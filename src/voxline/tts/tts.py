@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from .._exceptions import APIConnectionError, APIError, APITimeoutError
 from .._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
-from .._utils.aio import Chan, cancel_and_wait
+from .._utils.aio import Chan, PushStream, SegmentEnd, cancel_and_wait
 from ..audio import AudioFrame
 
 
@@ -145,64 +145,23 @@ class ChunkedStream(ABC):
         await cancel_and_wait(self._task)
 
 
-class SynthesizeStream(ABC):
+class SynthesizeStream(PushStream["str | SegmentEnd", SynthesizedAudio]):
     """Text pushed in pieces; `flush()` ends a segment; audio streams out as it is ready."""
 
-    class _Flush:
-        pass
-
-    FLUSH = _Flush()
+    FLUSH = SegmentEnd()
 
     def __init__(self, tts: TTS, *, conn_options: APIConnectOptions) -> None:
+        super().__init__()
         self._tts = tts
         self._conn_options = conn_options
-        self._input: Chan[str | SynthesizeStream._Flush] = Chan()
-        self._output: Chan[SynthesizedAudio] = Chan()
-        self._task: asyncio.Task[None] | None = None
-
-    def _ensure_started(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._main())
-
-    async def _main(self) -> None:
-        try:
-            await self._run(self._input)
-        finally:
-            self._output.close()
-
-    @abstractmethod
-    async def _run(self, text: Chan[str | SynthesizeStream._Flush]) -> None: ...
-
-    def _emit(self, audio: SynthesizedAudio) -> None:
-        self._output.send_nowait(audio)
 
     def push_text(self, text: str) -> None:
-        self._ensure_started()
-        if text and not self._input.closed:
-            self._input.send_nowait(text)
+        if text:
+            self._push(text)
 
     def flush(self) -> None:
-        self._ensure_started()
-        if not self._input.closed:
-            self._input.send_nowait(self.FLUSH)
+        self._push(self.FLUSH)
 
     def end_input(self) -> None:
         self.flush()
-        self._input.close()
-
-    async def aclose(self) -> None:
-        self._input.close()
-        await cancel_and_wait(self._task)
-        self._output.close()
-
-    def __aiter__(self) -> AsyncIterator[SynthesizedAudio]:
-        self._ensure_started()
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[SynthesizedAudio]:
-        async for item in self._output:
-            yield item
-        if self._task is not None and self._task.done() and not self._task.cancelled():
-            exc = self._task.exception()
-            if exc is not None:
-                raise exc
+        super().end_input()

@@ -6,13 +6,11 @@ are what every implementation must emit; INFERENCE_DONE is optional progress.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from .._utils.aio import Chan, cancel_and_wait
+from .._utils.aio import PushStream
 from ..audio import AudioFrame
 
 
@@ -62,49 +60,15 @@ class VAD(ABC):
         return None
 
 
-class VADStream(ABC):
+class VADStream(PushStream[AudioFrame, VADEvent]):
     """Push frames in, iterate events out. Subclasses implement `_run(frames)`."""
 
     def __init__(self, vad: VAD) -> None:
+        super().__init__()
         self._vad = vad
-        self._input: Chan[AudioFrame] = Chan()
-        self._output: Chan[VADEvent] = Chan()
-        self._task: asyncio.Task[None] | None = None
-
-    def _ensure_started(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._main())
-
-    async def _main(self) -> None:
-        try:
-            await self._run(self._input)
-        finally:
-            self._output.close()
-
-    @abstractmethod
-    async def _run(self, frames: Chan[AudioFrame]) -> None:
-        """Read frames until the channel closes; emit with `self._emit(event)`."""
-
-    def _emit(self, event: VADEvent) -> None:
-        self._output.send_nowait(event)
 
     def push_frame(self, frame: AudioFrame) -> None:
-        self._ensure_started()
-        if not self._input.closed:
-            self._input.send_nowait(frame)
+        self._push(frame)
 
     def flush(self) -> None:
         """Segment boundary hint; most VADs ignore it."""
-
-    def end_input(self) -> None:
-        self._ensure_started()
-        self._input.close()
-
-    async def aclose(self) -> None:
-        self._input.close()
-        await cancel_and_wait(self._task)
-        self._output.close()
-
-    def __aiter__(self) -> AsyncIterator[VADEvent]:
-        self._ensure_started()
-        return self._output.__aiter__()
