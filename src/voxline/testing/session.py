@@ -57,9 +57,7 @@ def create_session(
     return session
 
 
-async def run_session(
-    session: AgentSession[Any], agent: Agent, drain_delay: float = 5.0
-) -> float:
+async def run_session(session: AgentSession[Any], agent: Agent, drain_delay: float = 5.0) -> float:
     """Start the session, feed audio for the whole script, wait `drain_delay` after the last
     scripted user event, close the session. Returns the time origin (the first frame)."""
     audio = session.input.audio

@@ -18,7 +18,7 @@ from .._exceptions import SessionClosedError
 from .._types import NOT_GIVEN, NotGivenOr, SessionConnectOptions, is_given
 from .._utils.aio import TaskSet, cancel_and_wait, now
 from .._utils.emitter import EventEmitter
-from ..audio import AudioFrame, AudioResampler, combine_frames, remix_channels
+from ..audio import AudioFrame
 from ..llm.chat_context import (
     AgentConfigUpdate,
     AgentHandoff,
@@ -26,7 +26,7 @@ from ..llm.chat_context import (
     ChatItem,
     ChatMessage,
 )
-from ..llm.llm import LLM, LLMError, ToolChoice
+from ..llm.llm import LLM, ToolChoice
 from ..llm.tool_context import (
     FunctionTool,
     StopResponse,
@@ -34,8 +34,8 @@ from ..llm.tool_context import (
     ToolFlag,
     flatten_tools,
 )
-from ..stt.stt import STT, SpeechEvent, STTError
-from ..tts.tts import TTS, TTSError
+from ..stt.stt import STT, SpeechEvent
+from ..tts.tts import TTS
 from ..vad import VAD
 from . import turns
 from .agent import Agent
@@ -50,19 +50,20 @@ from .events import (
     ErrorEvent,
     EventTypes,
     FunctionToolsExecutedEvent,
-    LLMMetrics,
     MetricsCollectedEvent,
     SpeechCreatedEvent,
-    TTSMetrics,
     UserInputTranscribedEvent,
     UserState,
     UserStateChangedEvent,
     UserTranscriptionTimeoutEvent,
     UserTurnExceededEvent,
 )
+from .frames import InputFrames, OutputFrames
 from .io import AgentInput, AgentOutput
 from .recognition import Recognition
 from .reply import Reply
+from .reporting import error_payload, llm_metrics, model_kind, tts_metrics
+from .session_options import flat_turn_layer, validate_numbers, validate_text_transforms
 from .speech import SpeechHandle, SpeechQueue
 from .turn_detector import TurnDetector
 from .turn_options import (
@@ -76,7 +77,6 @@ logger = logging.getLogger("voxline.session")
 
 Userdata_T = TypeVar("Userdata_T")
 
-_BUILTIN_TEXT_TRANSFORMS = ("filter_markdown", "filter_emoji")
 _on_enter_ctx: contextvars.ContextVar[bool] = contextvars.ContextVar("on_enter", default=False)
 _session_ctx: contextvars.ContextVar[AgentSession[Any] | None] = contextvars.ContextVar(
     "voxline_session", default=None
@@ -146,16 +146,13 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         resume_false_interruption: NotGivenOr[bool] = NOT_GIVEN,
     ) -> None:
         super().__init__()
-        if max_tool_steps < 1:
-            raise ValueError(f"max_tool_steps must be >= 1, got {max_tool_steps}")
-        if user_away_timeout is not None and user_away_timeout <= 0:
-            raise ValueError("user_away_timeout must be > 0 or None")
-        if min_consecutive_speech_delay < 0:
-            raise ValueError("min_consecutive_speech_delay must be >= 0")
-        if aec_warmup_duration is not None and aec_warmup_duration < 0:
-            raise ValueError("aec_warmup_duration must be >= 0 or None")
-        if transcription_timeout is not None and transcription_timeout <= 0:
-            raise ValueError("transcription_timeout must be > 0 or None")
+        validate_numbers(
+            max_tool_steps=max_tool_steps,
+            user_away_timeout=user_away_timeout,
+            min_consecutive_speech_delay=min_consecutive_speech_delay,
+            aec_warmup_duration=aec_warmup_duration,
+            transcription_timeout=transcription_timeout,
+        )
         self._stt: STT | None = _resolve_model(stt, "stt") if is_given(stt) else None
         self._vad: VAD | None = _resolve_model(vad, "vad") if is_given(vad) else None
         self._llm: LLM | None = _resolve_model(llm, "llm") if is_given(llm) else None
@@ -168,7 +165,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._ivr_detection = ivr_detection
         self._user_away_timeout = user_away_timeout
         self._min_consecutive_speech_delay = min_consecutive_speech_delay
-        self._tts_text_transforms = _validate_text_transforms(tts_text_transforms)
+        self._tts_text_transforms = validate_text_transforms(tts_text_transforms)
         self._use_tts_aligned_transcript = (
             use_tts_aligned_transcript if is_given(use_tts_aligned_transcript) else False
         )
@@ -182,33 +179,18 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._conn_options = conn_options or SessionConnectOptions()
         self._loop = loop
 
-        flat: dict[str, Any] = {}
-        interruption: dict[str, Any] = {}
-        endpointing: dict[str, Any] = {}
-        for key, value in (
-            ("enabled", allow_interruptions),
-            ("discard_audio_if_uninterruptible", discard_audio_if_uninterruptible),
-            ("min_duration", min_interruption_duration),
-            ("min_words", min_interruption_words),
-            ("false_interruption_timeout", false_interruption_timeout),
-            ("resume_false_interruption", resume_false_interruption),
-        ):
-            if is_given(value):
-                interruption[key] = value
-        for key, value in (
-            ("min_delay", min_endpointing_delay),
-            ("max_delay", max_endpointing_delay),
-        ):
-            if is_given(value):
-                endpointing[key] = value
-        if interruption:
-            flat["interruption"] = interruption
-        if endpointing:
-            flat["endpointing"] = endpointing
-        if is_given(preemptive_generation):
-            flat["preemptive_generation"] = {"enabled": bool(preemptive_generation)}
-        if is_given(turn_detection):
-            flat["turn_detection"] = turn_detection
+        flat = flat_turn_layer(
+            turn_detection=turn_detection,
+            preemptive_generation=preemptive_generation,
+            allow_interruptions=allow_interruptions,
+            discard_audio_if_uninterruptible=discard_audio_if_uninterruptible,
+            min_interruption_duration=min_interruption_duration,
+            min_interruption_words=min_interruption_words,
+            min_endpointing_delay=min_endpointing_delay,
+            max_endpointing_delay=max_endpointing_delay,
+            false_interruption_timeout=false_interruption_timeout,
+            resume_false_interruption=resume_false_interruption,
+        )
         self._turn_layers: list[Any] = [flat, dict(turn_handling or {})]
         self._turn_handling = resolve_turn_handling(*self._turn_layers)  # validates now
 
@@ -243,9 +225,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._error_counts: dict[str, int] = {"stt": 0, "llm": 0, "tts": 0}
         self._last_speech_done_at: float | None = None
         self._audio_forward_task: asyncio.Task[None] | None = None
-        self._input_rate: int | None = None
-        self._input_resampler: AudioResampler | None = None
-        self._output_resamplers: dict[int, AudioResampler] = {}
+        self._input_frames = InputFrames()
+        self._output_frames = OutputFrames()
         self._room_io: Any = None
         self._agent_switch_lock: asyncio.Lock | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -934,7 +915,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             async for frame in source:
                 if not self._input.audio_enabled:
                     continue
-                prepared = self._prepare_input_frame(frame)
+                prepared = self._input_frames.prepare(frame)
                 recognition = self._recognition
                 if recognition is None or prepared is None:
                     continue
@@ -951,41 +932,9 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         except Exception as e:
             self._report_error(e, source="audio_input")
 
-    def _prepare_input_frame(self, raw: object) -> AudioFrame | None:
-        """One rate and mono for the whole session: later frames are resampled to the first
-        frame's rate, so a device switch mid-call does not break the models."""
-        if not isinstance(raw, AudioFrame):
-            raise TypeError(
-                f"audio input must yield voxline.audio.AudioFrame, got {type(raw).__name__}"
-            )
-        frame: AudioFrame = raw
-        if frame.num_channels != 1:
-            frame = remix_channels(frame, 1)
-        if self._input_rate is None:
-            self._input_rate = frame.sample_rate
-        if frame.sample_rate != self._input_rate:
-            rs = self._input_resampler
-            if rs is None or rs.input_rate != frame.sample_rate:
-                rs = self._input_resampler = AudioResampler(frame.sample_rate, self._input_rate)
-            out = rs.push(frame)
-            return combine_frames(out) if out else None  # the resampler keeps a few ms back
-        return frame
-
     def _prepare_output_frame(self, frame: AudioFrame) -> AudioFrame:
         audio = self._output.audio
-        if audio is None or audio.sample_rate is None or audio.sample_rate == frame.sample_rate:
-            return frame
-        rs = self._output_resamplers.get(frame.sample_rate)
-        if rs is None:
-            rs = self._output_resamplers[frame.sample_rate] = AudioResampler(
-                frame.sample_rate, audio.sample_rate, num_channels=frame.num_channels
-            )
-        out = rs.push(frame)
-        return (
-            combine_frames(out)
-            if out
-            else AudioFrame.create(audio.sample_rate, frame.num_channels, 0)
-        )
+        return self._output_frames.prepare(frame, audio.sample_rate if audio else None)
 
     async def _restart_recognition(self) -> None:
         agent = self._agent
@@ -1441,91 +1390,30 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         )
 
     def _emit_llm_metrics(self, gen: Any, handle: SpeechHandle, *, cancelled: bool) -> None:
-        if gen.ttft is None and not gen.tool_calls:
-            return
-        end = gen.finished_at or now()
-        self.emit(
-            "metrics_collected",
-            MetricsCollectedEvent(
-                metrics=LLMMetrics(
-                    timestamp=now(),
-                    request_id=handle.id,
-                    ttft=gen.ttft or 0.0,
-                    duration=end - gen.started_at,
-                    cancelled=cancelled,
-                    speech_id=handle.id,
-                )
-            ),
-        )
+        metrics = llm_metrics(gen, speech_id=handle.id, cancelled=cancelled)
+        if metrics is not None:
+            self.emit("metrics_collected", MetricsCollectedEvent(metrics=metrics))
 
     def _emit_tts_metrics(
         self, text: str, state: Any, *, ttfb: float | None, cancelled: bool, speech_id: str
     ) -> None:
-        if state.first_frame_at is None:
-            return
-        self._error_counts["tts"] = 0
-        self.emit(
-            "metrics_collected",
-            MetricsCollectedEvent(
-                metrics=TTSMetrics(
-                    timestamp=now(),
-                    request_id=speech_id,
-                    ttfb=ttfb or 0.0,
-                    duration=now() - state.first_frame_at,
-                    audio_duration=state.pushed_duration,
-                    characters_count=len(text),
-                    cancelled=cancelled,
-                    streamed=True,
-                    speech_id=speech_id,
-                )
-            ),
-        )
+        metrics = tts_metrics(text, state, ttfb=ttfb, cancelled=cancelled, speech_id=speech_id)
+        if metrics is not None:
+            self._error_counts["tts"] = 0
+            self.emit("metrics_collected", MetricsCollectedEvent(metrics=metrics))
 
     def _report_error(self, error: BaseException, *, source: Any) -> None:
         """Emit `error`; close with CloseReason.ERROR after too many failures in a row."""
         if self._lifecycle in ("closing", "closed"):
             return
-        from .._exceptions import APIError
-
-        recoverable = isinstance(error, APIError) and error.retryable and False
-        kind = getattr(error, "_voxline_source", source if isinstance(source, str) else "llm")
-        payload: Any
-        common: dict[str, Any] = {
-            "timestamp": now(),
-            "error": error,
-            "recoverable": recoverable,
-        }
-        if kind == "stt":
-            payload = STTError(label=self._stt.label if self._stt else "stt", **common)
-        elif kind == "tts":
-            payload = TTSError(label=self._tts.label if self._tts else "tts", **common)
-        elif kind == "llm":
-            payload = LLMError(label=self._llm.label if self._llm else "llm", **common)
-        else:
-            payload = error
+        kind = model_kind(error, source)
+        model = {"stt": self._stt, "tts": self._tts, "llm": self._llm}.get(kind or "")
+        payload = error_payload(error, kind, model.label if model else (kind or "session"))
         self.emit("error", ErrorEvent(error=payload, source=source))
-        if kind in ("stt", "tts", "llm"):
+        if kind is not None:
             self._error_counts[kind] += 1
             if self._error_counts[kind] >= self._conn_options.max_unrecoverable_errors:
                 self._start_close(CloseReason.ERROR, error=payload)
-
-
-def _validate_text_transforms(value: NotGivenOr[Sequence[Any] | None]) -> list[Any] | None:
-    if not is_given(value):
-        return list(_BUILTIN_TEXT_TRANSFORMS)
-    if value is None:
-        return None
-    out: list[Any] = []
-    for t in value:
-        if isinstance(t, str):
-            if t not in _BUILTIN_TEXT_TRANSFORMS:
-                raise ValueError(
-                    f"unknown tts_text_transform {t!r}; built-in: {list(_BUILTIN_TEXT_TRANSFORMS)}"
-                )
-        elif not callable(t):
-            raise TypeError(f"tts_text_transforms items must be names or callables, got {t!r}")
-        out.append(t)
-    return out
 
 
 def on_enter_active() -> bool:
