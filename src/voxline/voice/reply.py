@@ -262,14 +262,15 @@ class Reply:
             return None
         handle._playing = False  # speaking -> thinking while the tools run
         # give the floor back: a tool may wait for other speech (an AgentTask asking a question)
-        session._tool_phase.add(handle)
+        tool_phase = session._scheduler.tool_phase if session._scheduler else set()
+        tool_phase.add(handle)
         handle._release()
         session._update_agent_state()
         try:
             outcomes = await self._run_tools(calls, message)
             next_gen = self._next_step(outcomes, message)
         finally:
-            session._tool_phase.discard(handle)
+            tool_phase.discard(handle)
         if next_gen is None:
             return None
         session._requeue(handle)

@@ -63,8 +63,9 @@ from .io import AgentInput, AgentOutput
 from .recognition import Recognition
 from .reply import Reply
 from .reporting import error_payload, llm_metrics, model_kind, tts_metrics
+from .scheduler import SpeechScheduler
 from .session_options import flat_turn_layer, validate_numbers, validate_text_transforms
-from .speech import SpeechHandle, SpeechQueue
+from .speech import SpeechHandle
 from .turn_detector import TurnDetector
 from .turn_options import (
     InterruptionOptions,
@@ -201,9 +202,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._lifecycle: Lifecycle = "initializing"
         self._agent_state: AgentState = "initializing"
         self._user_state: UserState = "listening"
-        self._queue = SpeechQueue()
-        self._current_speech: SpeechHandle | None = None
-        self._speech_wake: asyncio.Event | None = None
+        self._scheduler: SpeechScheduler | None = None
         self._tasks = TaskSet()
         self._engine: turns.TurnEngine | None = None
         self._recognition: Recognition | None = None
@@ -223,7 +222,6 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._draining = False
         # consecutive failures per model; a success of that model resets its count
         self._error_counts: dict[str, int] = {"stt": 0, "llm": 0, "tts": 0}
-        self._last_speech_done_at: float | None = None
         self._audio_forward_task: asyncio.Task[None] | None = None
         self._input_frames = InputFrames()
         self._output_frames = OutputFrames()
@@ -233,7 +231,6 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._state_update_pending = False
         self._run_observer: Any = None
         self._turn_detector: TurnDetector | None = None
-        self._tool_phase: set[SpeechHandle] = set()
 
     # ================================================================ properties
 
@@ -348,7 +345,11 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         if not isinstance(agent, Agent):
             raise TypeError(f"start() needs an Agent, got {type(agent).__name__}")
         self._lifecycle = "starting"
-        self._speech_wake = asyncio.Event()
+        self._scheduler = SpeechScheduler(
+            min_delay=self._min_speech_delay,
+            on_change=self._update_agent_state,
+            on_released=self._on_speech_released,
+        )
         self._agent_switch_lock = asyncio.Lock()
         self._closed_fut = asyncio.get_running_loop().create_future()
         if room is not None:
@@ -356,7 +357,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
 
             self._room_io = room_io_module.RoomIO(self, room, options=room_options)
             await self._room_io.start()
-        self._tasks.create(self._scheduling_loop(), name="speech_scheduler")
+        self._tasks.create(self._scheduler.run(), name="speech_scheduler")
         self._set_agent_state("listening")
         result: Any = None
         if capture_run:
@@ -390,7 +391,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         """Finish every queued speech, then return. No new user turns start replies."""
         self._draining = True
         while True:
-            pending = [h for h in [self._current_speech, *self._queue.in_playout_order()] if h]
+            pending = self._scheduler.pending() if self._scheduler else []
             if self._turn_task is not None and not self._turn_task.done():
                 await asyncio.wait([self._turn_task])
                 continue
@@ -431,8 +432,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._closing = True
         self._lifecycle = "closing"
         await self._commit_trailing_user_turn()
-        for handle in [self._current_speech, *self._queue.clear()]:
-            if handle is not None and not handle.done():
+        for handle in self._scheduler.clear() if self._scheduler else []:
+            if not handle.done():
                 handle.interrupt(force=True)
         await self._cancel_preemptive()
         if self._turn_task is not None:
@@ -861,7 +862,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             state = "speaking"
         elif (
             (active and not paused_by_user)
-            or len(self._queue) > 0
+            or (self._scheduler is not None and len(self._scheduler) > 0)
             or self._pending_turns > 0
             or self._tools_running > 0
         ):
@@ -1246,16 +1247,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             raise RuntimeError(
                 f"the current speech {cur.id} does not allow interruptions (use force=True)"
             )
-        targets: list[SpeechHandle] = []
-        if cur is not None:
-            targets.append(cur)
-        targets.extend(
-            h for h in self._tool_phase if not h.done() and (force or h.allow_interruptions)
-        )
-        for handle in self._queue.in_playout_order():
-            if not handle.allow_interruptions and not force:
-                break
-            targets.append(handle)
+        assert self._scheduler is not None
+        targets = self._scheduler.interrupt_targets(force=force)
         for handle in targets:
             handle.interrupt(force=force)
         self._update_agent_state()
@@ -1281,7 +1274,6 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         handle._mark_scheduled()
         if self._run_observer is not None:
             self._run_observer._watch_speech(handle)
-        self._queue.push(handle)
         self._tasks.create(reply.run(), name=f"reply_{handle.id}")
         self.emit(
             "speech_created",
@@ -1291,33 +1283,17 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                 speech_handle=handle,
             ),
         )
-        if self._speech_wake is not None:
-            self._speech_wake.set()
+        assert self._scheduler is not None
+        self._scheduler.push(handle)
         self._update_agent_state()
 
-    async def _scheduling_loop(self) -> None:
-        assert self._speech_wake is not None
-        while True:
-            await self._speech_wake.wait()
-            self._speech_wake.clear()
-            while (handle := self._queue.pop()) is not None:
-                if handle.interrupted:
-                    continue
-                delay = self._min_speech_delay()
-                if delay > 0 and self._last_speech_done_at is not None:
-                    wait = self._last_speech_done_at + delay - now()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                if handle.interrupted or handle.done():
-                    continue
-                self._current_speech = handle
-                handle._authorize()
-                self._update_agent_state()
-                await handle._wait_released()
-                self._current_speech = None
-                self._last_speech_done_at = now()
-                self._resume_output()
-                self._update_agent_state()
+    @property
+    def _current_speech(self) -> SpeechHandle | None:
+        return self._scheduler.current if self._scheduler is not None else None
+
+    def _on_speech_released(self) -> None:
+        self._resume_output()
+        self._update_agent_state()
 
     def _adopt_background_tool(self, runner: asyncio.Task[Any], call: Any) -> None:
         """A tool answered with a progress update and keeps working; its result becomes a
@@ -1355,10 +1331,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
 
     def _requeue(self, handle: SpeechHandle) -> None:
         """A tool step wants to speak again: it queues like any other speech."""
-        self._queue.push(handle)
-        self._tool_phase.discard(handle)
-        if self._speech_wake is not None:
-            self._speech_wake.set()
+        assert self._scheduler is not None
+        self._scheduler.push(handle)
 
     def _min_speech_delay(self) -> float:
         agent = self._agent
