@@ -11,6 +11,13 @@ from voxline import Agent
 from voxline.testing import FakeActions, create_session, run, run_session
 
 
+def _describe(item: Any) -> str:
+    if item.type == "message":
+        cut = " (interrupted: what the user heard)" if item.interrupted else ""
+        return f"{item.role}: {item.text_content!r}{cut}"
+    return f"{item.type}: {item.old_agent_id} -> {item.new_agent_id}"
+
+
 class Storyteller(Agent):
     def __init__(self) -> None:
         super().__init__(instructions="You tell short stories.")
@@ -32,7 +39,10 @@ async def main() -> None:
 
     session.on("user_state_changed", log("user  {ev.old_state} -> {ev.new_state}"))
     session.on("agent_state_changed", log("agent {ev.old_state} -> {ev.new_state}"))
-    session.on("conversation_item_added", log("item  {ev.item.type} {ev.item}"))
+    session.on(
+        "conversation_item_added",
+        lambda ev: lines.append((ev.created_at, f"item  {_describe(ev.item)}")),
+    )
     origin = await run_session(session, Storyteller(), drain_delay=3.0)
     for t, text in lines:
         print(f"{t - origin:6.2f}s  {text[:110]}")
