@@ -221,3 +221,20 @@ async def test_false_interruption_while_speaking_resumes_after_timeout() -> None
     finished = _audio(session).playback_finished_events
     assert len(finished) == 1 and not finished[0].interrupted
     assert approx(finished[0].playback_position, 6.0)
+
+
+@pytest.mark.virtual_time
+@pytest.mark.parametrize(("warmup", "stopped_at"), [(3.0, 5.5), (None, 4.5)])
+async def test_aec_warmup_blocks_audio_interruptions(
+    warmup: float | None, stopped_at: float
+) -> None:
+    """The agent's own voice echoing back must not interrupt it right after it starts
+    speaking; words still end the turn (and the speech) when the user really talks."""
+    actions = FakeActions()
+    _story(actions, tts_seconds=15.0)
+    actions.add_user_speech(4.0, 5.0, "Stop!")
+    session = create_session(actions, extra_kwargs={"aec_warmup_duration": warmup})
+    await run_session(session, Agent(instructions="Tell stories."))
+    finished = _audio(session).playback_finished_events
+    assert len(finished) == 1 and finished[0].interrupted
+    assert approx(finished[0].playback_position, stopped_at - 3.5)
