@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from ..llm.tool_context import (
 from ..stt.stt import STT, SpeechEvent
 from ..tts.tts import TTS
 from ..vad import VAD
+from ..video import VideoFrame, VoiceActivityVideoSampler, encode_image
 from . import turns
 from .agent import Agent
 from .events import (
@@ -172,7 +174,12 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         )
         if is_given(video_sampler) and video_sampler is not None and not callable(video_sampler):
             raise TypeError("video_sampler must be callable or None")
-        self._video_sampler = video_sampler
+        # NOT_GIVEN: sample by voice activity; None: every frame
+        self._video_sampler: Any = (
+            VoiceActivityVideoSampler() if not is_given(video_sampler) else video_sampler
+        )
+        self._latest_video_frame: VideoFrame | None = None
+        self._video_forward_task: asyncio.Task[None] | None = None
         self._userdata: NotGivenOr[Userdata_T] = userdata
         self._aec_warmup_duration = aec_warmup_duration
         self._transcription_timeout = transcription_timeout
@@ -367,6 +374,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         try:
             await self._switch_agent(agent, run_on_exit=False)
             self._start_audio_forwarding()
+            self._start_video_forwarding()
             if self._lifecycle == "starting":
                 self._lifecycle = "running"
             if result is not None:
@@ -446,7 +454,9 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             )
         if self._tick_handle is not None:
             self._tick_handle.cancel()
-        await cancel_and_wait(self._audio_forward_task, *self._background_tools)
+        await cancel_and_wait(
+            self._audio_forward_task, self._video_forward_task, *self._background_tools
+        )
         if self._recognition is not None:
             await self._recognition.aclose()
         if self._room_io is not None:
@@ -885,6 +895,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
     def _on_input_changed(self) -> None:
         if self._lifecycle in ("starting", "running"):
             self._start_audio_forwarding()
+            self._start_video_forwarding()
 
     def _on_output_changed(self) -> None:
         audio = self._output.audio
@@ -900,6 +911,42 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                 cur._playback_started_at = ev.created_at
             cur._playing = True
             self._update_agent_state()
+
+    def _start_video_forwarding(self) -> None:
+        if self._video_forward_task is not None:
+            self._video_forward_task.cancel()
+            self._video_forward_task = None
+        source = self._input.video
+        if source is not None:
+            self._video_forward_task = asyncio.get_running_loop().create_task(
+                self._forward_video(source), name="video_input"
+            )
+
+    async def _forward_video(self, source: Any) -> None:
+        """Keep the latest sampled frame; it joins the next user turn as an image."""
+        try:
+            async for frame in source:
+                if not self._input.video_enabled:
+                    continue
+                if not isinstance(frame, VideoFrame):
+                    raise TypeError(
+                        "video input must yield voxline.video.VideoFrame, "
+                        f"got {type(frame).__name__}"
+                    )
+                if not frame.timestamp:
+                    frame = dataclasses.replace(frame, timestamp=now())
+                sampler = self._video_sampler
+                if sampler is None or sampler(frame, self):
+                    self._latest_video_frame = frame
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._report_error(e, source="video_input")
+
+    def _attach_video(self, msg: ChatMessage) -> None:
+        frame, self._latest_video_frame = self._latest_video_frame, None
+        if frame is not None:
+            msg.content.append(encode_image(frame))
 
     def _start_audio_forwarding(self) -> None:
         if self._audio_forward_task is not None:
@@ -988,6 +1035,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         if action.transcription_delay is not None:
             metrics["transcription_delay"] = action.transcription_delay
         msg = ChatMessage(role="user", content=[action.transcript], metrics=metrics)
+        self._attach_video(msg)
         self.emit(
             "metrics_collected",
             MetricsCollectedEvent(
@@ -1211,6 +1259,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                 cur.interrupt()
             self._feed(turns.UserActivity(now()))
             user_msg = ChatMessage(role="user", content=[user_input])
+            self._attach_video(user_msg)
             self._commit_item(agent, user_msg)
         ctx = (chat_ctx or agent._chat_ctx).copy()
         if chat_ctx is not None:
