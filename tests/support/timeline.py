@@ -20,6 +20,9 @@ EVENTS = (
     "speech_created",
     "error",
     "close",
+    "dtmf_sent",
+    "ivr_loop_detected",
+    "ivr_silence_detected",
 )
 
 TOLERANCE = 0.05

@@ -170,4 +170,7 @@ EventTypes = Literal[
     "metrics_collected",
     "error",
     "close",
+    "dtmf_sent",
+    "ivr_loop_detected",
+    "ivr_silence_detected",
 ]

@@ -10,7 +10,7 @@ import asyncio
 import contextvars
 import dataclasses
 import logging
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
@@ -62,6 +62,13 @@ from .events import (
 )
 from .frames import InputFrames, OutputFrames
 from .io import AgentInput, AgentOutput
+from .ivr import (
+    DTMFEvent,
+    IVRDetectionOptions,
+    IVRDetector,
+    IVRSilenceEvent,
+    make_dtmf_tool,
+)
 from .recognition import Recognition
 from .reply import Reply
 from .reporting import error_payload, llm_metrics, model_kind, tts_metrics
@@ -125,7 +132,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         tools: Sequence[Tool] | None = None,
         mcp_servers: Sequence[Any] | None = None,
         max_tool_steps: int = 3,
-        ivr_detection: bool = False,
+        ivr_detection: bool | IVRDetectionOptions = False,
         user_away_timeout: float | None = 15.0,
         min_consecutive_speech_delay: float = 0.0,
         tts_text_transforms: NotGivenOr[Sequence[Any] | None] = NOT_GIVEN,
@@ -165,7 +172,21 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._mcp_servers = list(mcp_servers or [])
         self._mcp_toolsets: dict[int, Any] = {}
         self._max_tool_steps = max_tool_steps
-        self._ivr_detection = ivr_detection
+        if not isinstance(ivr_detection, (bool, IVRDetectionOptions)):
+            raise TypeError("ivr_detection must be a bool or IVRDetectionOptions")
+        self._ivr: IVRDetector | None = None
+        self._ivr_tool: FunctionTool | None = None
+        self._ivr_silence_handle: asyncio.TimerHandle | None = None
+        if ivr_detection:
+            options = (
+                ivr_detection
+                if isinstance(ivr_detection, IVRDetectionOptions)
+                else IVRDetectionOptions()
+            )
+            self._ivr = IVRDetector(options)
+            self._ivr_tool = make_dtmf_tool(self._send_dtmf)
+        self.dtmf_sink: Callable[[str], Awaitable[None]] | None = None
+        """Where pressed keys go (a telephony transport sets it); events are emitted always."""
         self._user_away_timeout = user_away_timeout
         self._min_consecutive_speech_delay = min_consecutive_speech_delay
         self._tts_text_transforms = validate_text_transforms(tts_text_transforms)
@@ -454,6 +475,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             )
         if self._tick_handle is not None:
             self._tick_handle.cancel()
+        if self._ivr_silence_handle is not None:
+            self._ivr_silence_handle.cancel()
         await cancel_and_wait(
             self._audio_forward_task, self._video_forward_task, *self._background_tools
         )
@@ -620,7 +643,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         its first definition (two MCP servers may well both offer `search`)."""
         tools: list[FunctionTool] = []
         seen: set[str] = set()
-        for source in [*agent.tools, *self._tools, *self._mcp_toolsets_for(agent)]:
+        ivr = [self._ivr_tool] if self._ivr_tool is not None else []
+        for source in [*agent.tools, *self._tools, *ivr, *self._mcp_toolsets_for(agent)]:
             for tool in flatten_tools([source]):
                 if tool.name in seen:
                     logger.warning("tool %r is defined twice; keeping the first", tool.name)
@@ -829,6 +853,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             return
         old = self._user_state
         self._user_state = state
+        self._ivr_rearm_silence()
         self.emit(
             "user_state_changed",
             UserStateChangedEvent(
@@ -841,6 +866,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             return
         old = self._agent_state
         self._agent_state = state
+        self._ivr_rearm_silence()
         self.emit("agent_state_changed", AgentStateChangedEvent(old_state=old, new_state=state))
         if self._room_io is not None:
             self._room_io._on_agent_state(state)
@@ -943,6 +969,49 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         except Exception as e:
             self._report_error(e, source="video_input")
 
+    async def _send_dtmf(self, digits: str) -> None:
+        if self.dtmf_sink is not None:
+            await self.dtmf_sink(digits)
+        self.emit("dtmf_sent", DTMFEvent(digits=digits))
+
+    def _ivr_on_prompt(self, text: str) -> None:
+        if self._ivr is None:
+            return
+        verdict = self._ivr.on_prompt(text)
+        if verdict is not None:
+            self.emit("ivr_loop_detected", verdict)
+            self._run_hook(self._ivr.options.on_loop, verdict)
+
+    def _ivr_rearm_silence(self) -> None:
+        """A machine that stops talking (a dead line, a menu waiting for keys) is a silence
+        of `silence_timeout` with neither side speaking."""
+        if self._ivr is None or self._lifecycle not in ("starting", "running"):
+            return
+        if self._ivr_silence_handle is not None:
+            self._ivr_silence_handle.cancel()
+            self._ivr_silence_handle = None
+        if self._agent_state != "listening" or self._user_state == "speaking":
+            return
+        timeout = self._ivr.options.silence_timeout
+        started = now()
+
+        def fire() -> None:
+            self._ivr_silence_handle = None
+            if self._ivr is None or self._lifecycle != "running":
+                return
+            ev = IVRSilenceEvent(silence=now() - started)
+            self.emit("ivr_silence_detected", ev)
+            self._run_hook(self._ivr.options.on_silence, ev)
+
+        self._ivr_silence_handle = asyncio.get_running_loop().call_later(timeout, fire)
+
+    def _run_hook(self, hook: Any, event: Any) -> None:
+        if hook is None:
+            return
+        result = hook(event)
+        if asyncio.iscoroutine(result):
+            self._tasks.create(result, name="ivr_hook")
+
     def _attach_video(self, msg: ChatMessage) -> None:
         frame, self._latest_video_frame = self._latest_video_frame, None
         if frame is not None:
@@ -1009,6 +1078,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
     def _on_transcript(self, text: str, *, is_final: bool, event: SpeechEvent) -> None:
         if text.strip():
             self._error_counts["stt"] = 0
+        if is_final and text.strip():
+            self._ivr_on_prompt(text)
         alt = event.alternatives[0] if event.alternatives else None
         self.emit(
             "user_input_transcribed",
