@@ -205,7 +205,7 @@ def test_invalid_options_get_clear_errors() -> None:
         AgentSession(turn_handling={"endpointing": {"min_delay": 2.0, "max_delay": 1.0}})
     with pytest.raises(ValueError, match="unknown turn_handling\\['interruption'\\]"):
         AgentSession(turn_handling={"interruption": {"min_duraton": 1.0}})  # type: ignore[typeddict-item]
-    with pytest.raises(ValueError, match="unknown tts_text_transform"):
+    with pytest.raises(ValueError, match="unknown text transform"):
         AgentSession(tts_text_transforms=["filter_everything"])
     with pytest.raises(ValueError, match="user_away_timeout"):
         AgentSession(user_away_timeout=0)

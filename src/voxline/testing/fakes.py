@@ -638,13 +638,17 @@ class FakeAudioOutput(AudioOutput):
 
 
 class FakeTextOutput(TextOutput):
+    """Records the agent's transcript: pieces, when each arrived (loop clock), segments."""
+
     def __init__(self) -> None:
         self.pieces: list[str] = []
+        self.times: list[float] = []
         self.segments: list[str] = []
         self._current: list[str] = []
 
     async def capture_text(self, text: str) -> None:
         self.pieces.append(text)
+        self.times.append(now())
         self._current.append(text)
 
     def flush(self) -> None:

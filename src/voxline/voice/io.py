@@ -187,6 +187,9 @@ class AgentOutput:
         self._audio_enabled = True
         self._transcription_enabled = True
         self._on_change = on_change
+        self.sync_transcription = True
+        """Release the agent's text at the pace its audio plays (False: as soon as it exists)."""
+        self.transcription_speed_factor = 1.0
 
     @property
     def audio(self) -> AudioOutput | None:

@@ -22,8 +22,8 @@ from ..llm.tool_context import FunctionTool
 from .agent import Agent, FlushSentinel, ModelSettings
 from .segment import SegmentPipeline
 from .speech import SpeechHandle
+from .synchronizer import TranscriptSynchronizer
 from .tools import ToolOutcome, run_tool_call
-from .transcription import heard_prefix
 
 if TYPE_CHECKING:
     from .session import AgentSession
@@ -311,10 +311,10 @@ class Reply:
                     interrupted = True
                     break
                 seg = self._new_segment(chan, settings)
-            transcriber = asyncio.get_running_loop().create_task(
-                self._forward_transcript(seg.transcript, text_out, settings)
-            )
             if not use_audio:
+                transcriber = asyncio.get_running_loop().create_task(
+                    self._forward_transcript(seg.transcript, text_out, settings, None)
+                )
                 await self._wait_or_interrupt(seg.reader)
                 interrupted = handle.interrupted
                 await seg.aclose()
@@ -328,30 +328,46 @@ class Reply:
                 continue
 
             assert audio_out is not None
-            forward_state = _ForwardState()
-            forwarder = asyncio.get_running_loop().create_task(
-                self._forward_audio(seg.iter_frames(), forward_state)
+            sync = TranscriptSynchronizer(
+                speed_factor=session.output.transcription_speed_factor,
+                sync=session.output.sync_transcription,
             )
-            played_task = asyncio.get_running_loop().create_task(
-                self._forward_then_playout(forwarder, forward_state)
-            )
-            await self._wait_or_interrupt(played_task)
-            if handle.interrupted and not played_task.done():
-                interrupted = True
-                await cancel_and_wait(forwarder)
-                if forward_state.captured:
-                    audio_out.clear_buffer()
-                    ev = await audio_out.wait_for_playout()
-                    position = ev.playback_position
+            detach = sync.attach(audio_out)
+            handle._transcript_sync = sync
+            forward_state = _ForwardState(sync=sync)
+            try:
+                transcriber = asyncio.get_running_loop().create_task(
+                    self._forward_transcript(seg.transcript, text_out, settings, sync)
+                )
+                forwarder = asyncio.get_running_loop().create_task(
+                    self._forward_audio(seg.iter_frames(), forward_state)
+                )
+                played_task = asyncio.get_running_loop().create_task(
+                    self._forward_then_playout(forwarder, forward_state)
+                )
+                await self._wait_or_interrupt(played_task)
+                if handle.interrupted and not played_task.done():
+                    interrupted = True
+                    await cancel_and_wait(forwarder)
+                    if forward_state.captured:
+                        audio_out.clear_buffer()
+                        ev = await audio_out.wait_for_playout()
+                        position = ev.playback_position
+                    else:
+                        position = 0.0
+                        sync.on_playback_finished(0.0, interrupted=True)
+                    await cancel_and_wait(played_task)
                 else:
-                    position = 0.0
-                await cancel_and_wait(played_task)
-            else:
-                ev = played_task.result()  # re-raises a TTS failure
-                position = ev.playback_position
-                interrupted = ev.interrupted
-            await seg.aclose()
-            await asyncio.gather(transcriber, return_exceptions=True)
+                    ev = played_task.result()  # re-raises a TTS failure
+                    position = ev.playback_position
+                    interrupted = ev.interrupted
+                heard = sync.synchronized_transcript()
+                await seg.aclose()
+                await asyncio.gather(transcriber, return_exceptions=True)
+            finally:
+                detach()
+                sync.close()
+                handle._transcript_sync = None
             if tts_ttfb is None:
                 tts_ttfb = seg.tts_ttfb
             text = seg.text
@@ -361,14 +377,7 @@ class Reply:
                 if started_at is None:
                     started_at = handle._playback_started_at or (now() - position)
                 stopped_at = now()
-            if interrupted:
-                heard_parts.append(
-                    heard_prefix(text, position, forward_state.pushed_duration)
-                    if position > 0
-                    else ""
-                )
-            else:
-                heard_parts.append(text)
+            heard_parts.append(heard if interrupted else text)
             forward_state.first_frame_at = seg.first_frame_at
             session._emit_tts_metrics(
                 text, forward_state, ttfb=seg.tts_ttfb, cancelled=interrupted, speech_id=handle.id
@@ -399,6 +408,7 @@ class Reply:
             settings,
             synthesize=self._uses_audio(),
             audio=self._say_audio,
+            text_transforms=self._session.tts_text_transforms,
         )
 
     def start_tts_early(self) -> None:
@@ -457,6 +467,8 @@ class Reply:
             state.captured = True
             state.pushed_duration += frame.duration
             await audio_out.capture_frame(frame)
+            if state.sync is not None:
+                state.sync.push_audio(frame)
 
     async def _forward_then_playout(
         self, forwarder: asyncio.Task[None], state: _ForwardState
@@ -465,22 +477,51 @@ class Reply:
 
         audio_out = self._session.output.audio
         await forwarder
+        if state.sync is not None:
+            state.sync.end_audio()
         if audio_out is None or not state.captured:
+            if state.sync is not None:
+                state.sync.on_playback_finished(0.0, interrupted=False)
             return PlaybackFinishedEvent(0.0, False)
         audio_out.flush()
         return await audio_out.wait_for_playout()
 
     async def _forward_transcript(
-        self, text: Chan[str], text_out: Any, settings: ModelSettings
+        self,
+        text: Chan[str],
+        text_out: Any,
+        settings: ModelSettings,
+        sync: TranscriptSynchronizer | None,
     ) -> None:
+        """transcription_node's text goes to the text output; with audio, through the
+        synchronizer, so the user reads what they hear as they hear it."""
         node = self._agent.transcription_node(text, settings)
         if node is None:
             async for _ in text:
                 pass
+            if sync is not None:
+                sync.end_text()
             return
-        async for piece in node:
-            if text_out is not None:
-                await text_out.capture_text(piece)
+        if sync is None:
+            async for piece in node:
+                if text_out is not None:
+                    await text_out.capture_text(piece)
+        else:
+
+            async def feed() -> None:
+                try:
+                    async for piece in node:
+                        sync.push_text(piece)
+                finally:
+                    sync.end_text()
+
+            feeder = asyncio.get_running_loop().create_task(feed())
+            try:
+                async for delta in sync:
+                    if text_out is not None:
+                        await text_out.capture_text(delta)
+            finally:
+                await cancel_and_wait(feeder)
         if text_out is not None:
             text_out.flush()
 
@@ -608,6 +649,7 @@ class Reply:
 
 @dataclass
 class _ForwardState:
+    sync: TranscriptSynchronizer | None = None
     captured: bool = False
     first_frame_at: float | None = None
     pushed_duration: float = 0.0

@@ -8,11 +8,12 @@ the speech may play, so nothing reaches the output early.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._utils.aio import Chan, cancel_and_wait, now
 from ..audio import AudioFrame
+from .text_transforms import apply_text_transforms
 
 if TYPE_CHECKING:
     from .agent import Agent, ModelSettings
@@ -27,7 +28,9 @@ class SegmentPipeline:
         *,
         synthesize: bool,
         audio: AsyncIterable[AudioFrame] | None = None,
+        text_transforms: Sequence[Any] | None = None,
     ) -> None:
+        self._text_transforms = text_transforms
         self.text_parts: list[str] = []
         self.transcript: Chan[str] = Chan()
         self.frames: Chan[AudioFrame] = Chan()
@@ -79,7 +82,10 @@ class SegmentPipeline:
         self, agent: Agent, settings: ModelSettings, audio: AsyncIterable[AudioFrame] | None
     ) -> None:
         try:
-            frames = audio if audio is not None else agent.tts_node(self._tts_text(), settings)
+            # the TTS hears the transformed text (no markdown, no emoji); the transcript and
+            # the committed message keep what the model wrote for the user to read
+            spoken = apply_text_transforms(self._tts_text(), self._text_transforms)
+            frames = audio if audio is not None else agent.tts_node(spoken, settings)
             if frames is None:
                 return
             async for frame in frames:

@@ -788,6 +788,9 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             if audio is not None and audio.can_pause and not self._output_paused:
                 audio.pause()
                 self._output_paused = True
+                cur = self._current_speech
+                if cur is not None and cur._transcript_sync is not None:
+                    cur._transcript_sync.pause()
             self._update_agent_state()
         elif isinstance(action, turns.ResumeSpeech):
             self._resume_output()
@@ -824,6 +827,9 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         audio = self._output.audio
         if self._output_paused and audio is not None:
             audio.resume()
+            cur = self._current_speech
+            if cur is not None and cur._transcript_sync is not None:
+                cur._transcript_sync.resume()
         self._output_paused = False
 
     async def _predict_end_of_turn(self, transcript: str) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._types import NotGivenOr, is_given
+from .text_transforms import resolve_text_transforms
 
 BUILTIN_TEXT_TRANSFORMS = ("filter_markdown", "filter_emoji")
 
@@ -78,18 +79,10 @@ def flat_turn_layer(
 
 
 def validate_text_transforms(value: NotGivenOr[Sequence[Any] | None]) -> list[Any] | None:
+    """Names are checked now, so a typo fails at construction, not at the first reply."""
     if not is_given(value):
         return list(BUILTIN_TEXT_TRANSFORMS)
     if value is None:
         return None
-    out: list[Any] = []
-    for t in value:
-        if isinstance(t, str):
-            if t not in BUILTIN_TEXT_TRANSFORMS:
-                raise ValueError(
-                    f"unknown tts_text_transform {t!r}; built-in: {list(BUILTIN_TEXT_TRANSFORMS)}"
-                )
-        elif not callable(t):
-            raise TypeError(f"tts_text_transforms items must be names or callables, got {t!r}")
-        out.append(t)
-    return out
+    resolve_text_transforms(list(value))
+    return list(value)

@@ -42,6 +42,7 @@ class SpeechHandle:
         self._callbacks: dict[Callable[[SpeechHandle], None], Callable[[Any], None]] = {}
         self._playing = False
         self._playback_started_at: float | None = None
+        self._transcript_sync: Any = None
         self._step_played = asyncio.Event()
         self._in_tool: set[asyncio.Task[Any]] = set()
 

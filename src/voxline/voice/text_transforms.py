@@ -292,14 +292,14 @@ class MarkdownFilter:
     def _fence_open(self, s: str, i: int, j: int, final: bool) -> int | None:
         n = len(s)
         c = s[j]
-        k = _run_end(s, j, c, j + _MAX_LOOKAHEAD)
-        if k == n and k < j + _MAX_LOOKAHEAD and not final:
+        limit = i + _MAX_LOOKAHEAD  # one budget for the whole line prefix
+        k = _run_end(s, j, c, limit)
+        if k == n and k < limit and not final:
             return None
         if k - j < 3:
             return self._to_inline(s, i, j)
         if c == "`":
             # "```ls``` is..." on one line is inline code, not a fence
-            limit = k + _MAX_LOOKAHEAD
             m = k
             end = min(n, limit)
             while m < end and s[m] not in "`\n":
@@ -322,8 +322,8 @@ class MarkdownFilter:
         if j == n and j < limit and not final:
             return None
         if j < n and j < limit and s[j] == char:
-            k = _run_end(s, j, char, j + _MAX_LOOKAHEAD)
-            if k == n and k < j + _MAX_LOOKAHEAD and not final:
+            k = _run_end(s, j, char, limit)
+            if k == n and k < limit and not final:
                 return None
             if k - j >= length:
                 self._fence = None
