@@ -27,6 +27,7 @@ from ..stt.stt import (
     SpeechEventType,
     STTCapabilities,
 )
+from ..tts.timed import TimedString
 from ..tts.tts import (
     TTS,
     ChunkedStream,
@@ -412,11 +413,12 @@ class FakeTTS(TTS):
         actions: FakeActions,
         *,
         streaming: bool = True,
+        aligned: bool = False,
         fail_times: int = 0,
         fake_exception: Exception | None = None,
     ) -> None:
         super().__init__(
-            capabilities=TTSCapabilities(streaming=streaming),
+            capabilities=TTSCapabilities(streaming=streaming, aligned_transcript=aligned),
             sample_rate=SAMPLE_RATE,
             num_channels=1,
         )
@@ -427,6 +429,18 @@ class FakeTTS(TTS):
 
     def lookup(self, text: str) -> TTSAction | None:
         return next((a for a in reversed(self._actions.tts) if a.input == text), None)
+
+    def word_timings(self, text: str) -> list[TimedString]:
+        """Words spread evenly over the rendered audio, as an aligned TTS would report."""
+        action = self.lookup(text)
+        words = text.split()
+        if action is None or not words:
+            return []
+        step = action.audio_duration / len(words)
+        return [
+            TimedString(word + " ", start_time=i * step, end_time=(i + 1) * step)
+            for i, word in enumerate(words)
+        ]
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
@@ -481,12 +495,19 @@ class _FakeSynthesizeStream(SynthesizeStream):
                 pending.append(piece)
                 continue
             if pending:
-                async for frame in tts.render("".join(pending)):
-                    self._emit(SynthesizedAudio(frame=frame))
+                await self._synthesize("".join(pending))
                 pending = []
         if pending:
-            async for frame in tts.render("".join(pending)):
-                self._emit(SynthesizedAudio(frame=frame))
+            await self._synthesize("".join(pending))
+
+    async def _synthesize(self, text: str) -> None:
+        tts = self._tts
+        assert isinstance(tts, FakeTTS)
+        first = True
+        async for frame in tts.render(text):
+            timed = tts.word_timings(text) if first and tts.capabilities.aligned_transcript else []
+            first = False
+            self._emit(SynthesizedAudio(frame=frame, timed_text=timed))
 
 
 # ------------------------------------------------------------------------------ I/O

@@ -2,7 +2,9 @@
 
 from .._utils.aio import SegmentEnd
 from .stream_adapter import StreamAdapter
+from .timed import TimedString
 from .tts import (
+    TIMED_TRANSCRIPT_KEY,
     TTS,
     ChunkedStream,
     SynthesizedAudio,
@@ -12,6 +14,7 @@ from .tts import (
 )
 
 __all__ = [
+    "TIMED_TRANSCRIPT_KEY",
     "TTS",
     "ChunkedStream",
     "SegmentEnd",
@@ -20,4 +23,5 @@ __all__ = [
     "SynthesizedAudio",
     "TTSCapabilities",
     "TTSError",
+    "TimedString",
 ]

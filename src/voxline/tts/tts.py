@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -14,6 +14,7 @@ from .._exceptions import APIConnectionError, APIError, APITimeoutError
 from .._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from .._utils.aio import Chan, PushStream, SegmentEnd, cancel_and_wait
 from ..audio import AudioFrame
+from .timed import TimedString
 
 
 @dataclass
@@ -23,6 +24,12 @@ class SynthesizedAudio:
     segment_id: str = ""
     is_final: bool = False
     delta_text: str = ""
+    timed_text: list[TimedString] = field(default_factory=list)
+    """Word timings (seconds from the segment's start) for TTSes with aligned transcripts."""
+
+
+TIMED_TRANSCRIPT_KEY = "voxline.timed_transcript"
+"""Where `tts_node` puts a frame's word timings: `frame.userdata[TIMED_TRANSCRIPT_KEY]`."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from ..llm.chat_context import ChatContext, ChatMessage
 from ..llm.llm import LLM, ChatChunk, ToolChoice
 from ..llm.tool_context import FunctionTool, Tool, find_function_tools, flatten_tools
 from ..stt.stt import STT, SpeechEvent
-from ..tts.tts import TTS
+from ..tts.tts import TIMED_TRANSCRIPT_KEY, TTS
 from ..vad import VAD
 from .turn_options import TurnHandlingOptions
 
@@ -302,6 +302,8 @@ class Agent:
             task = asyncio.get_running_loop().create_task(forward())
             try:
                 async for audio in stream:
+                    if audio.timed_text:
+                        audio.frame.userdata[TIMED_TRANSCRIPT_KEY] = audio.timed_text
                     yield audio.frame
             finally:
                 task.cancel()

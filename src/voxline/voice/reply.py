@@ -14,11 +14,13 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._types import is_given
 from .._utils.aio import Chan, ChanClosed, cancel_and_wait, now
 from ..audio import AudioFrame
 from ..llm.chat_context import ChatContext, ChatMessage, FunctionCallOutput
 from ..llm.llm import ChatChunk, FunctionToolCall, ToolChoice
 from ..llm.tool_context import FunctionTool
+from ..tts.tts import TIMED_TRANSCRIPT_KEY
 from .agent import Agent, FlushSentinel, ModelSettings
 from .segment import SegmentPipeline
 from .speech import SpeechHandle
@@ -334,10 +336,17 @@ class Reply:
             )
             detach = sync.attach(audio_out)
             handle._transcript_sync = sync
-            forward_state = _ForwardState(sync=sync)
+            # aligned: the transcript comes from the TTS's word timings, not the LLM text
+            aligned: Chan[str] | None = Chan() if self._aligned_transcript() else None
+            forward_state = _ForwardState(sync=sync, aligned=aligned)
             try:
                 transcriber = asyncio.get_running_loop().create_task(
-                    self._forward_transcript(seg.transcript, text_out, settings, sync)
+                    self._forward_transcript(
+                        aligned if aligned is not None else seg.transcript,
+                        text_out,
+                        settings,
+                        sync,
+                    )
                 )
                 forwarder = asyncio.get_running_loop().create_task(
                     self._forward_audio(seg.iter_frames(), forward_state)
@@ -393,6 +402,14 @@ class Reply:
             stopped_speaking_at=stopped_at or (now() if played_any else None),
             tts_ttfb=tts_ttfb,
         )
+
+    def _aligned_transcript(self) -> bool:
+        """Use the TTS's word timings when asked to and the TTS has them; otherwise the
+        synchronizer estimates the pace from the text and the audio."""
+        agent_value = self._agent.use_tts_aligned_transcript
+        wanted = agent_value if is_given(agent_value) else self._session._use_tts_aligned_transcript
+        tts = self._session._resolve_tts(self._agent)
+        return bool(wanted) and tts is not None and tts.capabilities.aligned_transcript
 
     def _uses_audio(self) -> bool:
         session = self._session
@@ -469,6 +486,11 @@ class Reply:
             await audio_out.capture_frame(frame)
             if state.sync is not None:
                 state.sync.push_audio(frame)
+            if state.aligned is not None:
+                timed = frame.userdata.get(TIMED_TRANSCRIPT_KEY)
+                if isinstance(timed, list):
+                    for piece in timed:
+                        state.aligned.send_nowait(piece)
 
     async def _forward_then_playout(
         self, forwarder: asyncio.Task[None], state: _ForwardState
@@ -476,7 +498,11 @@ class Reply:
         from .io import PlaybackFinishedEvent
 
         audio_out = self._session.output.audio
-        await forwarder
+        try:
+            await forwarder
+        finally:
+            if state.aligned is not None:
+                state.aligned.close()
         if state.sync is not None:
             state.sync.end_audio()
         if audio_out is None or not state.captured:
@@ -650,6 +676,7 @@ class Reply:
 @dataclass
 class _ForwardState:
     sync: TranscriptSynchronizer | None = None
+    aligned: Chan[str] | None = None
     captured: bool = False
     first_frame_at: float | None = None
     pushed_duration: float = 0.0
