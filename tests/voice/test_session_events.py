@@ -65,3 +65,19 @@ async def test_events_and_metrics() -> None:
     # closing resets the agent to initializing, and close is the last event
     assert timeline.agent_states(with_close=True)[-1][:2] == ("listening", "initializing")
     assert timeline.events[-1][0] == "close"
+
+
+@pytest.mark.virtual_time
+async def test_user_transcripts_of_a_turn_share_one_id_with_the_committed_message() -> None:
+    actions = FakeActions()
+    actions.add_user_speech(0.5, 2.5, "Hello, how are you today?")
+    actions.add_user_speech(4.0, 5.0, "Still there?")
+    session = create_session(actions)
+    timeline = record(session)
+    await run_session(session, Agent(instructions="Listen."))
+    transcribed = timeline.of("user_input_transcribed")
+    assert [e.is_final for e in transcribed] == [False, True, True]
+    first, second = transcribed[0].item_id, transcribed[2].item_id
+    assert first and transcribed[1].item_id == first and second and second != first
+    users = [i for i in session.history.items if i.type == "message" and i.role == "user"]
+    assert [u.id for u in users] == [first, second]

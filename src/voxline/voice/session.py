@@ -17,7 +17,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from .._exceptions import SessionClosedError
 from .._types import NOT_GIVEN, NotGivenOr, SessionConnectOptions, is_given
-from .._utils.aio import TaskSet, cancel_and_wait, now
+from .._utils.aio import TaskSet, cancel_and_wait, now, short_id
 from .._utils.emitter import EventEmitter
 from ..audio import AudioFrame
 from ..llm.chat_context import (
@@ -258,6 +258,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._close_task: asyncio.Task[None] | None = None
         self._state_update_pending = False
         self._run_observer: Any = None
+        self._user_turn_item_id: str | None = None
         self._turn_detector: TurnDetector | None = None
 
     # ================================================================ properties
@@ -513,7 +514,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                     pass
         transcript = engine.transcript.strip()
         if transcript:
-            msg = ChatMessage(role="user", content=[transcript])
+            msg = ChatMessage(role="user", content=[transcript], id=self._take_user_turn_id())
             assert self._agent is not None
             self._commit_item(self._agent, msg)
             engine.feed(turns.ClearTurn(now()))
@@ -1087,11 +1088,16 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         if is_final and text.strip():
             self._ivr_on_prompt(text)
         alt = event.alternatives[0] if event.alternatives else None
+        if self._user_turn_item_id is None:
+            # one id per user turn: every interim and final of the turn carries it, and the
+            # committed message gets it, so a UI can update one line in place
+            self._user_turn_item_id = short_id("item")
         self.emit(
             "user_input_transcribed",
             UserInputTranscribedEvent(
                 transcript=text,
                 is_final=is_final,
+                item_id=self._user_turn_item_id,
                 speaker_id=alt.speaker_id if alt else None,
                 language=(alt.language or None) if alt else None,
             ),
@@ -1111,7 +1117,12 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             metrics["end_of_turn_delay"] = action.end_of_turn_delay
         if action.transcription_delay is not None:
             metrics["transcription_delay"] = action.transcription_delay
-        msg = ChatMessage(role="user", content=[action.transcript], metrics=metrics)
+        msg = ChatMessage(
+            role="user",
+            content=[action.transcript],
+            metrics=metrics,
+            id=self._take_user_turn_id(),
+        )
         self._attach_video(msg)
         self.emit(
             "metrics_collected",
@@ -1275,9 +1286,14 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
 
         return self._tasks.create(commit(), name="commit_user_turn")
 
+    def _take_user_turn_id(self) -> str:
+        item_id, self._user_turn_item_id = self._user_turn_item_id, None
+        return item_id or short_id("item")
+
     def clear_user_turn(self) -> None:
         """Forget what the user said in the current turn (e.g. push-to-talk cancelled)."""
         self._check_open("clear_user_turn")
+        self._user_turn_item_id = None
         self._feed(turns.ClearTurn(now()))
 
     # ================================================================ speech API
