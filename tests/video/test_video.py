@@ -79,8 +79,9 @@ async def test_the_latest_sampled_frame_joins_the_user_turn() -> None:
     actions.add_user_speech(3.0, 4.0, "What do you see?")
     actions.add_llm("Something blue.")
     session = create_session(actions)
-    camera = Camera(switch_at=2.0)
+    camera = Camera(switch_at=2.0, width=800)
     session.input.video = camera
+    session.input.video_max_size = (400, 400)
     await run_session(session, Agent(instructions="Describe what you see."))
     llm = session.llm
     assert isinstance(llm, FakeLLM)
@@ -89,7 +90,9 @@ async def test_the_latest_sampled_frame_joins_the_user_turn() -> None:
     images = [c for c in user.content if isinstance(c, ImageContent)]
     assert len(images) == 1
     assert isinstance(images[0].image, bytes)
-    pixels = np.asarray(Image.open(io.BytesIO(images[0].image)))
+    image = Image.open(io.BytesIO(images[0].image))
+    assert image.size == (400, 300)  # downscaled to the configured box
+    pixels = np.asarray(image)
     assert pixels[..., 2].mean() > 200 and pixels[..., 0].mean() < 50  # blue: the recent frame
     assert camera.frames > 100  # the camera ran at full rate; only samples were kept
     parts = llm.requests[0].to_openai()[-1]["content"]

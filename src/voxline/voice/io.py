@@ -146,6 +146,8 @@ class AgentInput:
         self._audio_enabled = True
         self._video_enabled = True
         self._on_change = on_change
+        self.video_max_size: tuple[int, int] = (1024, 1024)
+        """Sampled frames are downscaled to fit this box before they reach the model."""
 
     @property
     def audio(self) -> AudioInput | None:

@@ -1022,7 +1022,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
     def _attach_video(self, msg: ChatMessage) -> None:
         frame, self._latest_video_frame = self._latest_video_frame, None
         if frame is not None:
-            msg.content.append(encode_image(frame))
+            msg.content.append(encode_image(frame, max_size=self._input.video_max_size))
 
     def _start_audio_forwarding(self) -> None:
         if self._audio_forward_task is not None:
