@@ -316,3 +316,21 @@ async def test_a_new_agent_starts_with_the_context_the_developer_passes() -> Non
     assert texts[0] == ("system", "Second desk.")  # its own instructions replace the old ones
     assert ("user", "hi") in texts and ("assistant", "Hello there.") in texts
     await session.aclose()
+
+
+@pytest.mark.virtual_time
+async def test_resampled_output_keeps_every_sample_of_a_segment() -> None:
+    """16 kHz TTS audio into a 24 kHz output: the resampler's tail is flushed at the end of
+    each segment, so nothing is lost and nothing leaks into the next one."""
+    actions = FakeActions()
+    actions.add_tts(0.8, input="one")
+    actions.add_tts(0.8, input="two")
+    session = create_session(actions)
+    session.output.audio = FakeAudioOutput(sample_rate=24000)
+    session.input.audio.push(10.0)  # type: ignore[union-attr]
+    await session.start(Agent(instructions="Talk."))
+    session.say("one")
+    await session.say("two")
+    played = [round(e.playback_position, 4) for e in _audio(session).playback_finished_events]
+    assert played == [0.8, 0.8]
+    await session.aclose()

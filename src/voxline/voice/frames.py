@@ -50,3 +50,15 @@ class OutputFrames:
         if out:
             return combine_frames(out)
         return AudioFrame.create(target_rate, frame.num_channels, 0)
+
+    def flush(self) -> list[AudioFrame]:
+        """The samples the resamplers still hold, at the end of a segment (else its last
+        milliseconds would play at the start of the next one)."""
+        out: list[AudioFrame] = []
+        for rs in self._resamplers.values():
+            out.extend(rs.flush())
+        return out
+
+    def reset(self) -> None:
+        """Drop what the resamplers hold (an interrupted segment must not leak on)."""
+        self._resamplers.clear()

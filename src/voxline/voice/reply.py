@@ -358,6 +358,7 @@ class Reply:
                 if handle.interrupted and not played_task.done():
                     interrupted = True
                     await cancel_and_wait(forwarder)
+                    session._output_frames.reset()
                     if forward_state.captured:
                         audio_out.clear_buffer()
                         ev = await audio_out.wait_for_playout()
@@ -503,6 +504,12 @@ class Reply:
         finally:
             if state.aligned is not None:
                 state.aligned.close()
+        if audio_out is not None and state.captured:
+            for tail in self._session._output_frames.flush():
+                state.pushed_duration += tail.duration
+                await audio_out.capture_frame(tail)
+                if state.sync is not None:
+                    state.sync.push_audio(tail)
         if state.sync is not None:
             state.sync.end_audio()
         if audio_out is None or not state.captured:

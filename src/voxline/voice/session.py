@@ -373,6 +373,13 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             raise RuntimeError(f"start() was already called (session is {self._lifecycle})")
         if not isinstance(agent, Agent):
             raise TypeError(f"start() needs an Agent, got {type(agent).__name__}")
+        from ..console._context import current_console_io
+
+        console_io = current_console_io()
+        if console_io is not None:
+            # console mode: the job's room is a stand-in; the terminal is the user
+            console_io.attach(self)
+            room = None
         self._lifecycle = "starting"
         self._scheduler = SpeechScheduler(
             min_delay=self._min_speech_delay,
