@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib.util
 import os
 import select
 import signal
@@ -36,9 +35,6 @@ from voxline.llm.mcp import (
 SERVER_SCRIPT = Path(__file__).parent / "mcp_servers" / "tools_server.py"
 TOOL_NAMES = {"add", "echo", "fail", "sleep", "pid", "getenv", "header"}
 
-needs_mcp = pytest.mark.skipif(
-    importlib.util.find_spec("mcp") is None, reason="the optional `mcp` package is not installed"
-)
 
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
 
@@ -111,8 +107,6 @@ def http_server(mode: str = "http", token: str | None = None) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def http_base() -> Iterator[str]:
     """A streamable-HTTP server requiring `Authorization: Bearer sekrit`."""
-    if importlib.util.find_spec("mcp") is None:
-        pytest.skip("the optional `mcp` package is not installed")
     with http_server("http", token="sekrit") as base:
         yield base
 
@@ -164,7 +158,6 @@ def test_results_are_flattened_to_text_the_model_can_read() -> None:
 # ---------------------------------------------------------------- stdio
 
 
-@needs_mcp
 @bounded(30)
 async def test_stdio_lists_tools_with_names_descriptions_and_schemas() -> None:
     async with stdio_server() as server:
@@ -193,7 +186,6 @@ async def test_stdio_lists_tools_with_names_descriptions_and_schemas() -> None:
     assert not server.initialized
 
 
-@needs_mcp
 @bounded(30)
 async def test_stdio_call_returns_text_through_the_function_tool() -> None:
     async with stdio_server() as server:
@@ -209,7 +201,6 @@ async def test_stdio_call_returns_text_through_the_function_tool() -> None:
         assert results == [str(2 * i) for i in range(10)]
 
 
-@needs_mcp
 @bounded(30)
 async def test_stdio_tool_error_carries_the_server_message() -> None:
     async with stdio_server() as server:
@@ -221,7 +212,6 @@ async def test_stdio_tool_error_carries_the_server_message() -> None:
         assert await server.call_tool("echo", {"text": "still fine"}) == "still fine"
 
 
-@needs_mcp
 @bounded(30)
 async def test_stdio_slow_tool_times_out_promptly_and_the_session_survives() -> None:
     async with stdio_server(timeout=1.0) as server:
@@ -236,7 +226,6 @@ async def test_stdio_slow_tool_times_out_promptly_and_the_session_survives() -> 
         assert await server.call_tool("echo", {"text": "after"}) == "after"
 
 
-@needs_mcp
 @bounded(45)
 async def test_stdio_server_killed_mid_call_and_before_the_next_call() -> None:
     server = stdio_server(timeout=10.0)
@@ -265,7 +254,6 @@ async def test_stdio_server_killed_mid_call_and_before_the_next_call() -> None:
         await server.aclose()
 
 
-@needs_mcp
 @bounded(45)
 async def test_stdio_next_call_after_the_server_died_is_a_tool_error() -> None:
     server = stdio_server(timeout=5.0)
@@ -282,7 +270,6 @@ async def test_stdio_next_call_after_the_server_died_is_a_tool_error() -> None:
         await server.aclose()
 
 
-@needs_mcp
 @bounded(20)
 async def test_missing_command_raises_connection_error_naming_it() -> None:
     server = MCPServerStdio("/definitely/not/a/command", ["--flag"])
@@ -292,7 +279,6 @@ async def test_missing_command_raises_connection_error_naming_it() -> None:
     await server.aclose()  # harmless
 
 
-@needs_mcp
 @bounded(20)
 async def test_server_exiting_during_handshake_raises_connection_error() -> None:
     server = MCPServerStdio(sys.executable, ["-c", "import sys; sys.exit(3)"])
@@ -302,7 +288,6 @@ async def test_server_exiting_during_handshake_raises_connection_error() -> None
     assert time.monotonic() - started < 5.5
 
 
-@needs_mcp
 @bounded(20)
 async def test_server_that_never_answers_times_out_the_handshake() -> None:
     server = MCPServerStdio(sys.executable, ["-c", "import time; time.sleep(60)"])
@@ -316,7 +301,6 @@ async def test_server_that_never_answers_times_out_the_handshake() -> None:
     assert time.monotonic() - started < 5.0
 
 
-@needs_mcp
 @bounded(30)
 async def test_closed_server_refuses_politely() -> None:
     server = stdio_server()
@@ -330,7 +314,6 @@ async def test_closed_server_refuses_politely() -> None:
         await server.list_tools()
 
 
-@needs_mcp
 @bounded(30)
 async def test_env_is_merged_over_the_sdk_default_environment(
     monkeypatch: pytest.MonkeyPatch,
@@ -342,7 +325,6 @@ async def test_env_is_merged_over_the_sdk_default_environment(
         assert await server.call_tool("getenv", {"name": "VOXLINE_AGENT_SECRET"}) == ""
 
 
-@needs_mcp
 def test_a_server_object_can_be_used_on_successive_event_loops() -> None:
     server = stdio_server()
 
@@ -357,7 +339,6 @@ def test_a_server_object_can_be_used_on_successive_event_loops() -> None:
 # ---------------------------------------------------------------- toolset
 
 
-@needs_mcp
 @bounded(30)
 async def test_toolset_sets_up_exposes_tools_and_closes() -> None:
     server = stdio_server()
@@ -373,7 +354,6 @@ async def test_toolset_sets_up_exposes_tools_and_closes() -> None:
     assert not server.initialized
 
 
-@needs_mcp
 @bounded(20)
 async def test_toolset_setup_failure_is_a_connection_error() -> None:
     toolset = MCPToolset("broken", MCPServerStdio("/definitely/not/a/command"))
@@ -386,7 +366,6 @@ async def test_toolset_setup_failure_is_a_connection_error() -> None:
 # ---------------------------------------------------------------- HTTP
 
 
-@needs_mcp
 @bounded(30)
 async def test_http_lists_and_calls_tools_and_headers_reach_the_server(http_base: str) -> None:
     headers = {**AUTH, "X-Voxline-Test": "hello from the client"}
@@ -403,7 +382,6 @@ async def test_http_lists_and_calls_tools_and_headers_reach_the_server(http_base
             await server.call_tool("fail", {"message": "kaboom"})
 
 
-@needs_mcp
 @bounded(30)
 async def test_http_slow_tool_times_out(http_base: str) -> None:
     async with MCPServerHTTP(f"{http_base}/mcp", headers=AUTH, timeout=1.0) as server:
@@ -414,7 +392,6 @@ async def test_http_slow_tool_times_out(http_base: str) -> None:
         assert await server.call_tool("echo", {"text": "ok"}) == "ok"
 
 
-@needs_mcp
 @bounded(30)
 async def test_http_wrong_credentials_raise_connection_error(http_base: str) -> None:
     server = MCPServerHTTP(f"{http_base}/mcp", headers={"Authorization": "Bearer wrong"})
@@ -424,7 +401,6 @@ async def test_http_wrong_credentials_raise_connection_error(http_base: str) -> 
     assert "401" in str(info.value)
 
 
-@needs_mcp
 @bounded(20)
 async def test_http_unreachable_url_raises_connection_error_promptly() -> None:
     url = f"http://127.0.0.1:{_free_port()}/mcp"
@@ -435,7 +411,6 @@ async def test_http_unreachable_url_raises_connection_error_promptly() -> None:
     assert time.monotonic() - started < 5.5
 
 
-@needs_mcp
 @bounded(45)
 async def test_http_server_dying_mid_session_is_a_tool_error() -> None:
     with http_server("http") as base:
@@ -452,7 +427,6 @@ async def test_http_server_dying_mid_session_is_a_tool_error() -> None:
         await server.aclose()
 
 
-@needs_mcp
 @bounded(45)
 async def test_sse_url_uses_the_sse_transport() -> None:
     with http_server("sse") as base:
@@ -464,7 +438,5 @@ async def test_sse_url_uses_the_sse_transport() -> None:
 
 
 def test_http_rejects_non_http_urls() -> None:
-    if importlib.util.find_spec("mcp") is None:
-        pytest.skip("the optional `mcp` package is not installed")
     with pytest.raises(ValueError, match="http"):
         MCPServerHTTP("ftp://example.com/mcp")
