@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -85,10 +85,6 @@ async def cancel_and_wait(*tasks: asyncio.Future[Any] | None) -> None:
     for task in tasks:
         if task is not None and task.done() and not task.cancelled():
             task.exception()  # mark retrieved
-
-
-def gather_quietly(tasks: Iterable[asyncio.Future[Any]]) -> asyncio.Future[list[Any]]:
-    return asyncio.gather(*tasks, return_exceptions=True)
 
 
 class TaskSet:

@@ -234,12 +234,6 @@ class ChatContext:
     def from_dict(cls, data: dict[str, Any]) -> ChatContext:
         return cls(_ItemsModel.model_validate(data).items)
 
-    def find_insertion_index(self, *, created_at: float) -> int:
-        idx = len(self._items)
-        while idx > 0 and self._items[idx - 1].created_at > created_at:
-            idx -= 1
-        return idx
-
     def to_openai(self) -> list[dict[str, Any]]:
         """Convert to OpenAI chat-completions messages, refusing an invalid history."""
         return to_openai_messages(self)

@@ -96,9 +96,6 @@ class Recognition:
         while self._recent_duration > TURN_AUDIO_SECONDS and len(self._recent_audio) > 1:
             self._recent_duration -= self._recent_audio.popleft().duration
 
-    def flush_stt(self) -> None:
-        """Ask for a final transcript now (manual turns)."""
-
     async def aclose(self) -> None:
         self._closed = True
         self._stt_audio.close()

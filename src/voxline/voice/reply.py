@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._types import is_given
 from .._utils.aio import Chan, ChanClosed, cancel_and_wait, now
 from ..audio import AudioFrame
-from ..llm.chat_context import ChatContext, ChatMessage, FunctionCallOutput
+from ..llm.chat_context import ChatContext, ChatMessage
 from ..llm.llm import ChatChunk, FunctionToolCall, ToolChoice
 from ..llm.tool_context import FunctionTool
 from ..tts.tts import TIMED_TRANSCRIPT_KEY
@@ -687,7 +687,3 @@ class _ForwardState:
     captured: bool = False
     first_frame_at: float | None = None
     pushed_duration: float = 0.0
-
-
-def tool_outputs(outcomes: list[ToolOutcome]) -> list[FunctionCallOutput | None]:
-    return [o.output for o in outcomes]

@@ -1537,7 +1537,3 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             self._error_counts[kind] += 1
             if self._error_counts[kind] >= self._conn_options.max_unrecoverable_errors:
                 self._start_close(CloseReason.ERROR, error=payload)
-
-
-def on_enter_active() -> bool:
-    return _on_enter_ctx.get()

@@ -145,9 +145,6 @@ class SpeechHandle:
     async def wait_authorized(self) -> None:
         await self._authorized.wait()
 
-    async def wait_interrupted(self) -> None:
-        await asyncio.shield(self._interrupt_fut)
-
     def _authorize(self) -> None:
         self._released.clear()
         self._authorized.set()
