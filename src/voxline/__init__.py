@@ -52,6 +52,29 @@ from .voice import (
 
 __version__ = "0.1.0"
 
+# the agent server and the CLI load on first use: `import voxline` stays light
+_LAZY = {
+    "AgentServer": ("voxline.worker", "AgentServer"),
+    "JobContext": ("voxline.worker", "JobContext"),
+    "JobProcess": ("voxline.worker", "JobProcess"),
+    "JobRequest": ("voxline.worker", "JobRequest"),
+    "JobExecutorType": ("voxline.worker", "JobExecutorType"),
+    "ServerType": ("voxline.worker", "ServerType"),
+    "get_job_context": ("voxline.worker", "get_job_context"),
+    "cli": ("voxline.cli", None),
+}
+
+
+def __getattr__(name: str) -> object:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'voxline' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(target[0])
+    return module if target[1] is None else getattr(module, target[1])
+
+
 __all__ = [
     "NOT_GIVEN",
     "APIConnectOptions",
@@ -61,6 +84,7 @@ __all__ = [
     "APITimeoutError",
     "Agent",
     "AgentFalseInterruptionEvent",
+    "AgentServer",
     "AgentSession",
     "AgentState",
     "AgentStateChangedEvent",
@@ -76,6 +100,10 @@ __all__ = [
     "FunctionTool",
     "FunctionToolsExecutedEvent",
     "InterruptionOptions",
+    "JobContext",
+    "JobExecutorType",
+    "JobProcess",
+    "JobRequest",
     "MetricsCollectedEvent",
     "ModelSettings",
     "NotGiven",
@@ -83,6 +111,7 @@ __all__ = [
     "PreemptiveGenerationOptions",
     "RunContext",
     "RunResult",
+    "ServerType",
     "SessionClosedError",
     "SessionConnectOptions",
     "SpeechCreatedEvent",
@@ -98,7 +127,9 @@ __all__ = [
     "UserTranscriptionTimeoutEvent",
     "UserTurnExceededEvent",
     "UserTurnLimitOptions",
+    "cli",
     "function_tool",
+    "get_job_context",
     "llm",
     "room_io",
     "stt",

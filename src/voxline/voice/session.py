@@ -374,7 +374,12 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         if not isinstance(agent, Agent):
             raise TypeError(f"start() needs an Agent, got {type(agent).__name__}")
         from ..console._context import current_console_io
+        from ..worker.job import current_job_context
 
+        job = current_job_context()  # import-light: the server's dependencies stay unloaded
+        if job is not None:
+            # the job keeps running while this session is open and reports its events
+            job.register_session(self)
         console_io = current_console_io()
         if console_io is not None:
             # console mode: the job's room is a stand-in; the terminal is the user
