@@ -1,0 +1,156 @@
+"""How many voice sessions one core sustains in real time, with zero-latency fake models.
+
+Each session gets a fresh 20 ms audio frame every 20 ms (absolute schedule) and a user turn
+every few seconds (VAD start, final transcript, VAD end, a reply played in real time). The
+limit is the largest session count whose p99 frame lateness (when a frame reaches the
+session's input loop vs when it was due) stays under 20 ms: beyond that, audio piles up.
+Also printed: CPU per session-minute at that load, and RSS with 1, 10 and 100 open sessions.
+
+    .venv/bin/python benchmarks/density.py            # about 90 s
+    .venv/bin/python benchmarks/density.py --max 200 --seconds 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from overhead import (
+    FRAME_SECONDS,
+    REPLY_FRAMES,
+    TURN_PERIOD,
+    Rig,
+    _drive_turns,
+    make_rig,
+    pct,
+    rss_mb,
+    silence,
+    start_rig,
+)
+
+from voxline.audio import AudioFrame
+from voxline.voice.io import AudioInput
+
+LATENESS_LIMIT = 0.020
+
+
+class TimedInput(AudioInput):
+    """Real-time frames that record how late each one was taken by the session."""
+
+    def __init__(self, lateness: list[float]) -> None:
+        self.closed = False
+        self.frames = 0
+        self._lateness = lateness
+
+    def __aiter__(self) -> AsyncIterator[AudioFrame]:
+        return self._frames()
+
+    async def _frames(self) -> AsyncIterator[AudioFrame]:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while not self.closed:
+            due += FRAME_SECONDS
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._lateness.append(max(0.0, loop.time() - due))
+            self.frames += 1
+            yield silence()
+
+
+async def run_load(sessions: int, seconds: float) -> tuple[float, float, int]:
+    """p99 lateness (s), CPU s per session-minute, turns completed."""
+    lateness: list[float] = []
+    inputs = [TimedInput(lateness) for _ in range(sessions)]
+    rigs: list[Rig] = [
+        make_rig(playout="realtime", tts_frames=REPLY_FRAMES, audio_in=i) for i in inputs
+    ]
+    for rig in rigs:
+        await start_rig(rig)
+    await asyncio.sleep(0.5)
+    lateness.clear()
+    loop = asyncio.get_running_loop()
+    counter = [0]
+    until = loop.time() + seconds
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    drivers = [
+        loop.create_task(_drive_turns(rig, TURN_PERIOD * k / sessions, until, counter))
+        for k, rig in enumerate(rigs)
+    ]
+    await asyncio.sleep(max(0.0, until - loop.time()))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    p99 = pct(lateness, 0.99)
+    await asyncio.gather(*drivers)
+    for i in inputs:
+        i.closed = True
+    await asyncio.wait_for(asyncio.gather(*(r.session.aclose() for r in rigs)), 20.0)
+    return p99, cpu / (sessions * wall / 60.0), counter[0]
+
+
+async def memory_at(counts: list[int]) -> list[tuple[int, float]]:
+    out: list[tuple[int, float]] = []
+    for n in counts:
+        gc.collect()
+        before = rss_mb()
+        inputs = [TimedInput([]) for _ in range(n)]
+        rigs = [make_rig(playout="instant", tts_frames=1, audio_in=i) for i in inputs]
+        for rig in rigs:
+            await start_rig(rig)
+        await asyncio.sleep(2.0)  # 100 frames each: steady state
+        gc.collect()
+        out.append((n, rss_mb() - before))
+        for i in inputs:
+            i.closed = True
+        await asyncio.wait_for(asyncio.gather(*(r.session.aclose() for r in rigs)), 20.0)
+    return out
+
+
+async def main(args: argparse.Namespace) -> None:
+    # memory first, in a process that has not yet freed memory it could reuse
+    memory = await memory_at([1, 10, 100])
+    print(
+        f"density: {args.seconds:.0f} s per step, limit p99 lateness {LATENESS_LIMIT * 1e3:.0f} ms"
+    )
+    print(f"{'sessions':>8}  {'p99 late ms':>11}  {'CPU s/session-min':>17}  {'turns':>5}")
+    best: tuple[int, float] | None = None
+    n = args.start
+    while n <= args.max:
+        p99, cpu, turns = await run_load(n, args.seconds)
+        print(f"{n:>8}  {p99 * 1e3:>11.1f}  {cpu:>17.3f}  {turns:>5}", flush=True)
+        if p99 > LATENESS_LIMIT:
+            break
+        best = (n, cpu)
+        n += args.step
+    if best is None:
+        print("no load level stayed under the limit")
+    else:
+        print(
+            f"sustained in real time on one core: {best[0]} sessions "
+            f"({best[1]:.3f} CPU s per session-minute at that load)"
+        )
+    for count, mb in memory:
+        print(f"RSS with {count:>3} open sessions: +{mb:.1f} MB ({mb / count:.3f} MB per session)")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--start", type=int, default=20)
+    parser.add_argument("--step", type=int, default=20)
+    parser.add_argument("--max", type=int, default=400)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    args.max = min(args.max, 1000)
+    # at least two turn periods, so every session speaks at least once per step
+    args.seconds = min(max(args.seconds, 2 * TURN_PERIOD), 30.0)
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
