@@ -151,7 +151,7 @@ class PushStream(Generic[In_T, Out_T]):
             self._output.close()
 
     async def _run(self, items: Chan[In_T]) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _run(input)")
 
     def _emit(self, item: Out_T) -> None:
         self._output.send_nowait(item)

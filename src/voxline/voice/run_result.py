@@ -638,15 +638,26 @@ class EventAssert:
         return AgentHandoffAssert(self._parent, self._index)
 
 
-class ChatMessageAssert:
+_E = TypeVar("_E", bound="RunEvent")
+
+
+class _EventAssert(Generic[_E]):
+    """An assertion that passed on event `index`; `event()` and `item` give it back."""
+
+    _event_type: type[_E]
+
     def __init__(self, parent: RunAssert, index: int) -> None:
         self._parent = parent
         self._index = index
 
-    def event(self) -> ChatMessageEvent:
+    def event(self) -> _E:
         ev = self._parent._events[self._index]
-        assert isinstance(ev, ChatMessageEvent)
+        assert isinstance(ev, self._event_type)
         return ev
+
+
+class ChatMessageAssert(_EventAssert[ChatMessageEvent]):
+    _event_type = ChatMessageEvent
 
     @property
     def item(self) -> ChatMessage:
@@ -689,45 +700,24 @@ class ChatMessageAssert:
         return self
 
 
-class FunctionCallAssert:
-    def __init__(self, parent: RunAssert, index: int) -> None:
-        self._parent = parent
-        self._index = index
-
-    def event(self) -> FunctionCallEvent:
-        ev = self._parent._events[self._index]
-        assert isinstance(ev, FunctionCallEvent)
-        return ev
+class FunctionCallAssert(_EventAssert[FunctionCallEvent]):
+    _event_type = FunctionCallEvent
 
     @property
     def item(self) -> FunctionCall:
         return self.event().item
 
 
-class FunctionCallOutputAssert:
-    def __init__(self, parent: RunAssert, index: int) -> None:
-        self._parent = parent
-        self._index = index
-
-    def event(self) -> FunctionCallOutputEvent:
-        ev = self._parent._events[self._index]
-        assert isinstance(ev, FunctionCallOutputEvent)
-        return ev
+class FunctionCallOutputAssert(_EventAssert[FunctionCallOutputEvent]):
+    _event_type = FunctionCallOutputEvent
 
     @property
     def item(self) -> FunctionCallOutput:
         return self.event().item
 
 
-class AgentHandoffAssert:
-    def __init__(self, parent: RunAssert, index: int) -> None:
-        self._parent = parent
-        self._index = index
-
-    def event(self) -> AgentHandoffEvent:
-        ev = self._parent._events[self._index]
-        assert isinstance(ev, AgentHandoffEvent)
-        return ev
+class AgentHandoffAssert(_EventAssert[AgentHandoffEvent]):
+    _event_type = AgentHandoffEvent
 
     @property
     def item(self) -> AgentHandoff:
