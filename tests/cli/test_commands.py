@@ -142,13 +142,17 @@ def test_log_level_is_case_insensitive_and_restored(server: FakeServer) -> None:
     assert result.exit_code == 2
 
 
-def test_download_files_with_nothing_registered(registry: dict[str, Any]) -> None:
-    result = _invoke(None, "download-files")
+def test_download_files_with_nothing_registered(
+    registry: dict[str, Any], server: FakeServer
+) -> None:
+    result = _invoke(server, "download-files")
     assert result.exit_code == 0
     assert "Nothing to download" in result.stdout
 
 
-def test_download_files_runs_every_registered_download(registry: dict[str, Any]) -> None:
+def test_download_files_runs_every_registered_download(
+    registry: dict[str, Any], server: FakeServer
+) -> None:
     ran: list[str] = []
 
     def sync_download() -> None:
@@ -166,7 +170,7 @@ def test_download_files_runs_every_registered_download(registry: dict[str, Any])
     downloads.register("plugin-a/model", sync_download)  # re-registering replaces
     assert list(downloads.registered()) == ["plugin-a/model", "plugin-b/broken", "plugin-c/weights"]
 
-    result = _invoke(None, "download-files")
+    result = _invoke(server, "download-files")
     assert result.exit_code == 1
     assert ran == ["sync", "async"]  # the failure does not stop the others
     assert "downloading plugin-a/model ..." in result.stdout
@@ -174,7 +178,7 @@ def test_download_files_runs_every_registered_download(registry: dict[str, Any])
     assert "1 download(s) failed: plugin-b/broken" in result.stderr
 
     downloads.unregister("plugin-b/broken")
-    result = _invoke(None, "download-files")
+    result = _invoke(server, "download-files")
     assert result.exit_code == 0 and "all 2 download(s) done" in result.stdout
 
 

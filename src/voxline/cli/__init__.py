@@ -26,7 +26,8 @@ Commands (`--help` on each tells everything):
   (the default) it runs in a child process restarted whenever a Python file changes.
 - `start`: the server in production mode.
 - `connect --room NAME [--participant-identity ID]`: one job in a named room, no dispatch.
-- `download-files`: run the downloads plugins declared with `voxline.cli.downloads.register`.
+- `download-files`: run the downloads plugins declared with `voxline.cli.downloads.register`
+  (from an agent script), or fetch every local model voxline knows (without an agent).
 
 Every command takes `--log-level DEBUG|INFO|WARNING|ERROR|CRITICAL`.
 

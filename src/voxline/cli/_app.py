@@ -459,9 +459,16 @@ def connect(
 
 
 @app.command("download-files")
-def download_files(log_level: LogLevelOption = LogLevel.INFO) -> None:
-    """Download the model files that installed plugins need (run once when building an
-    image, so the agent does not download them on its first call)."""
+def download_files(ctx: typer.Context, log_level: LogLevelOption = LogLevel.INFO) -> None:
+    """Download the model files ahead of the first call, so an image can bake them in. From
+    an agent script (`python agent.py download-files`) it fetches what the plugins the agent
+    imported have registered; without an agent (`voxline download-files`) it fetches every
+    local model voxline knows (VAD, end of turn, STT, LLM, TTS). Files already in the cache
+    and intact are kept; missing or corrupt ones are fetched with progress on stderr."""
+    if ctx.obj is None:
+        from ..plugins import local_files
+
+        local_files.register_all()
     if not downloads.registered():
         typer.echo("Nothing to download: no plugin has registered model files.")
         return
