@@ -336,7 +336,16 @@ class JobPool:
             else:
                 ctx: Any = multiprocessing.get_context(self._mp_method)
                 if isinstance(ctx, multiprocessing.context.ForkServerContext):
-                    ctx.set_forkserver_preload(["voxline", "voxline.worker._host"])
+                    # also what a process's first job would import on its start path
+                    # (decoding the job, AgentSession.start()'s console hook): ~60 ms
+                    ctx.set_forkserver_preload(
+                        [
+                            "voxline",
+                            "voxline.worker._host",
+                            "livekit.protocol.agent",
+                            "voxline.console",
+                        ]
+                    )
                 proc = ctx.Process(
                     target=process_main,
                     args=(child, self._config),
