@@ -4,10 +4,13 @@ Each session gets a fresh 20 ms audio frame every 20 ms (absolute schedule) and 
 every few seconds (VAD start, final transcript, VAD end, a reply played in real time). The
 limit is the largest session count whose p99 frame lateness (when a frame reaches the
 session's input loop vs when it was due) stays under 20 ms: beyond that, audio piles up.
-Also printed: CPU per session-minute at that load, and RSS with 1, 10 and 100 open sessions.
+Also printed: CPU per session-minute at that load, RSS with 1, 10 and 100 open sessions, and
+job start latency: a real AgentServer (ASYNC pool of worker processes) dispatched by the
+embedded Dispatcher over 127.0.0.1, from the dispatch request to the job's
+`AgentSession.start()` returning (`_density_jobstart.py`).
 
-    .venv/bin/python benchmarks/density.py            # about 90 s
-    .venv/bin/python benchmarks/density.py --max 200 --seconds 6
+    .venv/bin/python benchmarks/density.py            # about 2 minutes
+    .venv/bin/python benchmarks/density.py --max 200 --seconds 6 --dispatches 20
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _density_jobstart import measure_job_start, summary
 from overhead import (
     FRAME_SECONDS,
     REPLY_FRAMES,
@@ -115,6 +119,9 @@ async def memory_at(counts: list[int]) -> list[tuple[int, float]]:
 async def main(args: argparse.Namespace) -> None:
     # memory first, in a process that has not yet freed memory it could reuse
     memory = await memory_at([1, 10, 100])
+    # before the load steps: the server's default load measure (its processes' CPU over
+    # the last 2.5 s) must not still see them
+    job_start = await measure_job_start(args.dispatches, args.warmup)
     print(
         f"density: {args.seconds:.0f} s per step, limit p99 lateness {LATENESS_LIMIT * 1e3:.0f} ms"
     )
@@ -137,6 +144,8 @@ async def main(args: argparse.Namespace) -> None:
         )
     for count, mb in memory:
         print(f"RSS with {count:>3} open sessions: +{mb:.1f} MB ({mb / count:.3f} MB per session)")
+    for line in summary(job_start):
+        print(line)
 
 
 def parse_args() -> argparse.Namespace:
@@ -145,8 +154,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--step", type=int, default=20)
     parser.add_argument("--max", type=int, default=400)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--dispatches", type=int, default=50, help="measured job starts")
+    parser.add_argument("--warmup", type=int, default=4, help="job starts not counted")
     args = parser.parse_args()
     args.max = min(args.max, 1000)
+    if not 1 <= args.dispatches <= 500 or not 0 <= args.warmup <= 50:
+        parser.error("--dispatches must be in 1..500 and --warmup in 0..50")
     # at least two turn periods, so every session speaks at least once per step
     args.seconds = min(max(args.seconds, 2 * TURN_PERIOD), 30.0)
     return args
