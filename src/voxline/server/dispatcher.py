@@ -23,7 +23,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import WSMsgType, web
 from google.protobuf.json_format import MessageToDict
@@ -39,6 +39,9 @@ from .state import (
     RoomRecord,
     WorkerRecord,
 )
+
+if TYPE_CHECKING:
+    from .room_server import RoomServer
 
 logger = logging.getLogger("voxline.server")
 
@@ -86,6 +89,8 @@ class Dispatcher(EventEmitter[DispatcherEvents]):
         self.rooms: dict[str, RoomRecord] = {}
         self.dispatches: dict[str, DispatchRecord] = {}
         self.messages: deque[ProtocolMessage] = deque(maxlen=MESSAGE_LOG_SIZE)
+        self.room_server: RoomServer | None = None
+        """Set by the room server that mounts this dispatcher: Twirp calls reach its rooms."""
         self._tasks = TaskSet()
         self._changed: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
@@ -123,6 +128,10 @@ class Dispatcher(EventEmitter[DispatcherEvents]):
     def room_url(self) -> str:
         """The URL sent in assignments: where agents connect to their room."""
         return self._room_url or self.url
+
+    @room_url.setter
+    def room_url(self, url: str | None) -> None:
+        self._room_url = url
 
     async def aclose(self) -> None:
         """Close every worker connection and stop serving."""

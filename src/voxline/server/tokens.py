@@ -4,6 +4,8 @@ and minting the room-join token an accepted agent connects with. LiveKit's JWT f
 
 from __future__ import annotations
 
+import datetime
+
 from livekit import api
 from livekit.api.access_token import Claims
 from livekit.protocol import models
@@ -62,4 +64,50 @@ def mint_agent_token(
         token = token.with_metadata(metadata)
     if attributes:
         token = token.with_attributes(dict(attributes))
+    return token.to_jwt()
+
+
+def mint_room_token(
+    api_key: str,
+    api_secret: str,
+    *,
+    room: str,
+    identity: str,
+    name: str = "",
+    kind: str = "standard",
+    metadata: str = "",
+    attributes: dict[str, str] | None = None,
+    can_publish: bool = True,
+    can_subscribe: bool = True,
+    can_publish_data: bool = True,
+    can_update_metadata: bool = True,
+    agents: list[tuple[str, str]] | None = None,
+    ttl: datetime.timedelta = datetime.timedelta(hours=6),
+) -> str:
+    """A room-join token for a person, script or bridge (LiveKit's grant shape). `agents`
+    ((agent_name, metadata) pairs) are dispatched when this token's join creates the room."""
+    grants = api.VideoGrants(
+        room_join=True,
+        room=room,
+        can_publish=can_publish,
+        can_subscribe=can_subscribe,
+        can_publish_data=can_publish_data,
+        can_update_own_metadata=can_update_metadata,
+    )
+    token = (
+        api.AccessToken(api_key, api_secret)
+        .with_identity(identity)
+        .with_kind(kind)  # type: ignore[arg-type]
+        .with_grants(grants)
+        .with_ttl(ttl)
+    )
+    if name:
+        token = token.with_name(name)
+    if metadata:
+        token = token.with_metadata(metadata)
+    if attributes:
+        token = token.with_attributes(dict(attributes))
+    if agents:
+        dispatches = [api.RoomAgentDispatch(agent_name=n, metadata=m) for n, m in agents]
+        token = token.with_room_config(api.RoomConfiguration(agents=dispatches))
     return token.to_jwt()
