@@ -215,6 +215,10 @@ async def handle_offer(server: RoomServer, request: web.Request) -> web.Response
     sdp = body.get("sdp")
     if not isinstance(sdp, str) or not sdp.startswith("v=0"):
         return _bad_request("the offer has no SDP")
+    if "m=application" not in sdp:
+        return _bad_request(
+            "the offer has no data channel: create the 'voxline' channel before the offer"
+        )
     return await _answer(server, grant, sdp)
 
 
@@ -233,7 +237,7 @@ async def _answer(server: RoomServer, grant: JoinGrant, sdp: str) -> web.Respons
             pc.addTrack(mixer)
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
-    except (ValueError, TypeError, RuntimeError) as e:
+    except Exception as e:  # aiortc's SDP parser fails with asserts, ValueErrors, ...
         await _discard(server, pc)
         return _bad_request(f"cannot answer this offer: {e}")
     try:
