@@ -162,7 +162,7 @@ async def test_offers_with_bad_tokens_or_bodies_are_refused() -> None:
             await forged.connect()
         other_room = WebRtcParticipant(server.http_url + "/", server.token("room-a", "x"))
         other_room._url += "?room=room-b"
-        with pytest.raises(WebRtcError, match="403 permission_denied.*room-a"):
+        with pytest.raises(WebRtcError, match=r"403 permission_denied.*room-a"):
             await other_room.connect()
         headers = {"Authorization": f"Bearer {server.token('demo', 'x')}"}
         async with aiohttp.ClientSession() as http:

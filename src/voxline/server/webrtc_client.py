@@ -100,11 +100,11 @@ class WebRtcParticipant:
             pc.addTransceiver("audio", direction="recvonly")
         self.channel = pc.createDataChannel("voxline")
 
-        @self.channel.on("open")
+        @self.channel.on("open")  # type: ignore[untyped-decorator]
         def on_open() -> None:
             self._open.set()
 
-        @self.channel.on("message")
+        @self.channel.on("message")  # type: ignore[untyped-decorator]
         def on_message(text: str | bytes) -> None:
             if isinstance(text, str):
                 self.messages.append(json.loads(text))
