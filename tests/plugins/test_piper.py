@@ -1,0 +1,188 @@
+"""Piper TTS: real joe-medium speech that Whisper reads back, streaming, cancellation, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+from support.wer import wer
+from voxline import tts
+from voxline.audio import AudioFrame, combine_frames, rms_dbfs
+from voxline.models import UnknownModelError
+from voxline.plugins import espeak, piper, whisper
+from voxline.plugins.piper._runtime import LoadedVoice
+
+TEXT = "Sure. I can book a table for two people this evening. Would you like a window seat?"
+LONG = " ".join(
+    [
+        "The museum opens at nine in the morning.",
+        "Tickets can be bought at the front desk.",
+        "Children under twelve enter for free.",
+        "The cafe on the top floor serves lunch until three.",
+        "Guided tours start every hour from the main hall.",
+        "Please leave large bags in the cloakroom.",
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def voice() -> piper.TTS:
+    model = piper.TTS()
+    asyncio.run(model.load())
+    return model
+
+
+@pytest.fixture(scope="module")
+def stt_model() -> whisper.STT:
+    model = whisper.STT()
+    asyncio.run(model.load())
+    return model
+
+
+async def render(model: tts.TTS, text: str) -> tuple[list[AudioFrame], list[float], float]:
+    """The frames, each one's arrival time after the call, and the total time."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    frames: list[AudioFrame] = []
+    arrivals: list[float] = []
+    async for audio in model.synthesize(text):
+        frames.append(audio.frame)
+        arrivals.append(loop.time() - started)
+    return frames, arrivals, loop.time() - started
+
+
+@pytest.mark.models
+async def test_speech_that_whisper_reads_back(voice: piper.TTS, stt_model: whisper.STT) -> None:
+    await render(voice, "Hello.")  # the first call of a process pays for ONNX warm-up
+    frames, arrivals, total = await render(voice, TEXT)
+    audio = combine_frames(frames)
+    assert {(f.sample_rate, f.num_channels) for f in frames} == {(22050, 1)}
+    # 20 ms frames; only the last frame of each sentence is shorter
+    assert max(f.duration for f in frames) == pytest.approx(0.02, abs=1e-4)
+    assert sum(f.duration < 0.0199 for f in frames) <= 3
+    assert 3.0 < audio.duration < 9.0
+    assert rms_dbfs(audio) > -30
+    heard = (await stt_model.recognize(frames)).text
+    print(
+        f"\n[piper joe] first audio {arrivals[0] * 1000:.0f} ms, {audio.duration:.2f} s of audio "
+        f"in {total:.2f} s (RTF {total / audio.duration:.3f}); whisper heard {heard!r}"
+    )
+    assert wer(TEXT, heard) < 0.25, heard
+
+
+@pytest.mark.models
+async def test_each_sentence_is_emitted_as_soon_as_it_is_rendered(voice: piper.TTS) -> None:
+    _, arrivals, total = await render(voice, LONG)
+    # six sentences rendered one after the other: the first plays long before the last is done
+    assert arrivals[0] < total / 2, (arrivals[0], total)
+    gaps = np.diff(arrivals)
+    assert int(np.sum(gaps > 0.03)) >= 3  # bursts, one per sentence (each ~100+ ms of work)
+
+
+@pytest.mark.models
+async def test_cancelling_stops_the_synthesis_promptly(
+    voice: piper.TTS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    finished = threading.Event()
+    original = LoadedVoice.synthesize
+
+    def counting(self: LoadedVoice, text: str, **kwargs: Any) -> None:
+        on_audio = kwargs.pop("on_audio")
+
+        def counted(pcm: Any) -> None:
+            calls.append(pcm.size)
+            on_audio(pcm)
+
+        try:
+            original(self, text, on_audio=counted, **kwargs)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(LoadedVoice, "synthesize", counting)
+    loop = asyncio.get_running_loop()
+    stream = voice.synthesize(LONG * 3)  # 18 sentences, several seconds of work
+    async for _ in stream:
+        break
+    started = loop.time()
+    await stream.aclose()
+    closed_in = loop.time() - started
+    assert finished.is_set()  # the worker thread returned before aclose() did
+    print(f"\n[piper] stopped {closed_in * 1000:.0f} ms after aclose(), {len(calls)}/18 sentences")
+    assert closed_in < 0.5
+    assert len(calls) < 6
+
+
+@pytest.mark.models
+async def test_speed_and_volume(voice: piper.TTS) -> None:
+    sentence = "Guided tours start every hour from the main hall."
+    normal = combine_frames((await render(voice, sentence))[0])
+    fast = combine_frames((await render(piper.TTS(speed=2.0), sentence))[0])
+    quiet = combine_frames((await render(piper.TTS(volume=0.25), sentence))[0])
+    assert fast.duration < normal.duration * 0.7
+    peak = int(np.max(np.abs(normal.data)))
+    assert peak > 30000  # peak-normalised
+    assert int(np.max(np.abs(quiet.data))) == pytest.approx(peak / 4, rel=0.02)
+
+
+@pytest.mark.models
+async def test_sentence_streaming_through_the_adapter(voice: piper.TTS) -> None:
+    adapter = tts.StreamAdapter(tts=voice)
+    stream = adapter.stream()
+    for piece in [
+        "Sure. I can book",
+        " a table for two people",
+        " this evening. Would you ",
+        "like a window seat?",
+    ]:
+        stream.push_text(piece)
+    stream.end_input()
+    sentences = [audio.delta_text async for audio in stream if audio.delta_text]
+    assert len(sentences) == 2
+    assert sentences[1] == "Would you like a window seat?"
+
+
+async def test_blank_text_renders_nothing() -> None:
+    model = piper.TTS()
+    assert (await render(model, "  \n"))[0] == []
+
+
+def test_unknown_voice_lists_the_choices() -> None:
+    with pytest.raises(
+        UnknownModelError, match=r"unknown Piper voice 'en_GB-alan'.*en_US-joe-medium"
+    ):
+        piper.TTS("en_GB-alan")
+
+
+def test_missing_piper_tts_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "piper", None)  # makes `import piper` fail
+    with pytest.raises(piper.PiperNotInstalledError, match=r"pip install 'voxline\[piper\]'"):
+        piper.TTS()
+    assert not piper.piper_available()
+    assert isinstance(piper.default_tts(), espeak.TTS)  # the local default falls back
+
+
+def test_default_is_piper_when_installed() -> None:
+    assert piper.piper_available()
+    chosen = piper.default_tts()
+    assert isinstance(chosen, piper.TTS)
+    assert (chosen.sample_rate, chosen.num_channels) == (22050, 1)
+    assert not chosen.capabilities.streaming  # the session streams it sentence by sentence
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"speed": 0.0}, "speed must be between"),
+        ({"volume": -1.0}, "volume must be between"),
+        ({"speaker": 1}, r"has 1 speaker\(s\)"),
+    ],
+)
+def test_bad_options(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        piper.TTS(**options)
