@@ -186,3 +186,9 @@ def test_default_is_piper_when_installed() -> None:
 def test_bad_options(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         piper.TTS(**options)
+
+
+def test_importing_the_plugin_registers_its_download() -> None:
+    from voxline.cli import downloads
+
+    assert "local/piper-joe" in downloads.registered()

@@ -213,3 +213,9 @@ def test_is_a_batch_stt_the_session_streams_with_its_vad() -> None:
     assert model.capabilities == stt.STTCapabilities(streaming=False, interim_results=False)
     assert model.model == "whisper-tiny.en"
     assert whisper.STT.models() == ["base", "tiny.en"]
+
+
+def test_importing_the_plugin_registers_its_downloads() -> None:
+    from voxline.cli import downloads
+
+    assert {"local/whisper-tiny.en", "local/whisper-base"} <= set(downloads.registered())
