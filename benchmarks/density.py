@@ -9,7 +9,7 @@ job start latency: a real AgentServer (ASYNC pool of worker processes) dispatche
 embedded Dispatcher over 127.0.0.1, from the dispatch request to the job's
 `AgentSession.start()` returning (`_density_jobstart.py`).
 
-    .venv/bin/python benchmarks/density.py            # about 2 minutes
+    .venv/bin/python benchmarks/density.py     # under 3 minutes: the load steps stop at --budget
     .venv/bin/python benchmarks/density.py --max 200 --seconds 6 --dispatches 20
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -117,6 +118,13 @@ async def memory_at(counts: list[int]) -> list[tuple[int, float]]:
 
 
 async def main(args: argparse.Namespace) -> None:
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    load = os.getloadavg()
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} / {load[1]:.2f} / "
+        f"{load[2]:.2f} (1/5/15 min) at the start"
+    )
     # memory first, in a process that has not yet freed memory it could reuse
     memory = await memory_at([1, 10, 100])
     # before the load steps: the server's default load measure (its processes' CPU over
@@ -128,8 +136,15 @@ async def main(args: argparse.Namespace) -> None:
     print(f"{'sessions':>8}  {'p99 late ms':>11}  {'CPU s/session-min':>17}  {'turns':>5}")
     best: tuple[int, float] | None = None
     n = args.start
+    steps_from = loop.time()
+    step_cost = 0.0
     while n <= args.max:
+        if loop.time() + step_cost > steps_from + args.budget:
+            print(f"(stopped: the next step would pass the {args.budget:.0f} s budget)")
+            break
+        step_at = loop.time()
         p99, cpu, turns = await run_load(n, args.seconds)
+        step_cost = loop.time() - step_at
         print(f"{n:>8}  {p99 * 1e3:>11.1f}  {cpu:>17.3f}  {turns:>5}", flush=True)
         if p99 > LATENESS_LIMIT:
             break
@@ -146,6 +161,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"RSS with {count:>3} open sessions: +{mb:.1f} MB ({mb / count:.3f} MB per session)")
     for line in summary(job_start):
         print(line)
+    print(f"total {loop.time() - began:.0f} s")
 
 
 def parse_args() -> argparse.Namespace:
@@ -154,12 +170,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--step", type=int, default=20)
     parser.add_argument("--max", type=int, default=400)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--budget", type=float, default=120.0, help="wall-clock seconds for the load steps"
+    )
     parser.add_argument("--dispatches", type=int, default=50, help="measured job starts")
     parser.add_argument("--warmup", type=int, default=4, help="job starts not counted")
     args = parser.parse_args()
     args.max = min(args.max, 1000)
     if not 1 <= args.dispatches <= 500 or not 0 <= args.warmup <= 50:
         parser.error("--dispatches must be in 1..500 and --warmup in 0..50")
+    args.budget = min(max(args.budget, 0.0), 600.0)
     # at least two turn periods, so every session speaks at least once per step
     args.seconds = min(max(args.seconds, 2 * TURN_PERIOD), 30.0)
     return args
