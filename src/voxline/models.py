@@ -10,7 +10,9 @@ from typing import Any
 ModelFactory = Callable[[str, str | None], Any]
 
 # provider name -> module that registers it (imported lazily, so heavy extras stay optional)
-_PROVIDER_MODULES: dict[str, str] = {}
+_PROVIDER_MODULES: dict[str, str] = {
+    "local": "voxline.plugins.local",
+}
 
 
 class UnknownModelError(ValueError):

@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["espeak_pcm", "espeak_wav", "join_with_silences", "read_wav", "write_wav"]
+__all__ = [
+    "espeak_pcm",
+    "espeak_wav",
+    "join_with_silences",
+    "read_wav",
+    "trim_silence",
+    "write_wav",
+]
 
 ESPEAK_RATE = 22050  # what espeak-ng renders at; resampled to the rate asked for
 
@@ -33,7 +40,16 @@ def espeak_pcm(
     with wave.open(_BytesReader(out), "rb") as w:
         src_rate = w.getframerate()
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-    return _resample(pcm, src_rate, rate)
+    return trim_silence(_resample(pcm, src_rate, rate))
+
+
+def trim_silence(pcm: npt.NDArray[np.int16], level: int = 100) -> npt.NDArray[np.int16]:
+    """Without the leading and trailing near-silence espeak-ng puts around speech, so the
+    speech boundaries of a test signal are known to the sample."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > level)
+    if len(loud) == 0:
+        return pcm[:0]
+    return pcm[loud[0] : loud[-1] + 1]
 
 
 def espeak_wav(text: str, path: Path, rate: int = 16000, **kwargs: object) -> Path:

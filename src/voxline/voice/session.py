@@ -119,6 +119,20 @@ def _resolve_model(value: Any, slot: str) -> Any:
     return value
 
 
+async def _load_default_vad() -> VAD | None:
+    """Silero for a session that hears audio and was given no VAD, when the local extra is
+    installed; without it (or if it cannot load) turns come from the STT as before."""
+    try:
+        from ..plugins import silero
+    except ImportError:
+        return None
+    try:
+        return await asyncio.to_thread(silero.VAD.load)
+    except Exception as e:
+        logger.warning("the default VAD (Silero) could not be loaded, continuing without: %s", e)
+        return None
+
+
 class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
     def __init__(
         self,
@@ -165,6 +179,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         )
         self._stt: STT | None = _resolve_model(stt, "stt") if is_given(stt) else None
         self._vad: VAD | None = _resolve_model(vad, "vad") if is_given(vad) else None
+        self._vad_given = is_given(vad)  # vad=None is a choice: no default VAD then
         self._llm: LLM | None = _resolve_model(llm, "llm") if is_given(llm) else None
         self._tts: TTS | None = _resolve_model(tts, "tts") if is_given(tts) else None
         self._tools: list[Tool] = list(tools or [])
@@ -405,6 +420,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             from .run_result import RunResult
 
             result = self._run_observer = RunResult(user_input="", session=self)
+        if self._vad is None and not self._vad_given and self._input.audio is not None:
+            self._vad = await _load_default_vad()
         try:
             await self._switch_agent(agent, run_on_exit=False)
             self._start_audio_forwarding()
@@ -705,13 +722,16 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         vad = self._resolve_vad(agent)
         has_stt = self._stt_expected()
         detector: TurnDetector | None = None
+        if isinstance(detection_value, str) and "/" in detection_value:
+            detection_value = _resolve_model(detection_value, "turn_detection")
         if detection_value is None:
             detection: turns.DetectionMode = "vad" if vad else ("stt" if has_stt else "manual")
         elif isinstance(detection_value, str):
             if detection_value not in ("vad", "stt", "manual", "realtime_llm"):
                 raise ValueError(
                     f"unknown turn_detection {detection_value!r}: use 'vad', 'stt', 'manual', "
-                    "'realtime_llm' or a turn detector model"
+                    "'realtime_llm', a turn detector model or a model string like "
+                    "'local/smart-turn'"
                 )
             detection = detection_value  # type: ignore[assignment]
             if detection == "vad" and vad is None:
