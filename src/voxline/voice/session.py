@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import inspect
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -592,10 +593,28 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             self._configure_turns()
             await self._restart_recognition()
             await self._setup_mcp(agent)
+            self._prewarm_llm_prompt(agent)
             if run_on_enter:
                 task = self._tasks.create(self._run_on_enter(agent), name="on_enter")
                 if self._run_observer is not None:
                     self._run_observer._watch_task(task)
+
+    def _prewarm_llm_prompt(self, agent: Agent) -> None:
+        """An LLM with an async `prewarm_prompt(instructions, tools)` (a local model with a
+        prompt cache) reads the agent's system prompt now, in the background, so the first
+        reply does not wait for it."""
+        prewarm = getattr(self._resolve_llm(agent), "prewarm_prompt", None)
+        if prewarm is None or not inspect.iscoroutinefunction(prewarm):
+            return
+        tools = self._tools_for(agent)
+
+        async def run() -> None:
+            try:
+                await prewarm(agent.instructions, tools)
+            except Exception as e:
+                logger.warning("prewarming the LLM prompt of %s failed: %s", agent.id, e)
+
+        self._tasks.create(run(), name="llm_prompt_prewarm")
 
     async def _run_on_enter(self, agent: Agent) -> None:
         token = _on_enter_ctx.set(True)
