@@ -48,14 +48,47 @@ def _qwen(name: str) -> Factory:
     return factory
 
 
+# ------------------------------------------------------------------ stt (whisper plugin)
+def _whisper(name: str) -> Factory:
+    """`local/whisper-base:fr`: the variant is the spoken language (English by default)."""
+
+    def factory(variant: str | None) -> Any:
+        from .whisper import STT
+
+        return STT(name, language=variant or "en")
+
+    return factory
+
+
+# ------------------------------------------------------------ tts (piper and espeak plugins)
+def _piper_joe(variant: str | None) -> Any:
+    _no_variant("tts", "piper-joe", variant)
+    from .piper import TTS
+
+    return TTS("en_US-joe-medium")
+
+
+def _espeak(variant: str | None) -> Any:
+    """`local/espeak:en-gb`: the variant is an espeak-ng voice."""
+    from .espeak import TTS
+
+    return TTS(variant or "en-us")
+
+
+def _default_tts(variant: str | None) -> Any:
+    """Piper when its optional (GPL) extra is installed, else espeak-ng."""
+    _no_variant("tts", "default", variant)
+    from .piper import default_tts
+
+    return default_tts()
+
+
 MODELS: dict[str, dict[str, Factory]] = {
     "vad": {"silero": _silero},
     "turn_detection": {"smart-turn": _smart_turn},
-    # STT plugin: "whisper-tiny.en", "whisper-base"
-    "stt": {},
+    "stt": {"whisper-tiny.en": _whisper("tiny.en"), "whisper-base": _whisper("base")},
     "llm": {"qwen2.5-0.5b": _qwen("qwen2.5-0.5b"), "qwen2.5-1.5b": _qwen("qwen2.5-1.5b")},
-    # TTS plugin: "piper-joe", "espeak"
-    "tts": {},
+    "tts": {"piper-joe": _piper_joe, "espeak": _espeak, "default": _default_tts},
 }
 
 
