@@ -20,6 +20,7 @@ import datetime
 import ipaddress
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("voxline.server")
 
 DEFAULT_AUDIO_PREFETCH = 1
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 class RoomServer:
@@ -82,6 +84,7 @@ class RoomServer:
         app.router.add_get("/rtc/ws", self._ws)
         app.router.add_get("/rtc/validate", self._validate)
         app.router.add_post("/rtc/webrtc/offer", self._offer)
+        app.router.add_static("/playground/", STATIC_DIR)  # the playground page (static/)
         app.on_shutdown.append(self._on_shutdown)
 
     # ------------------------------------------------------------------ serving
