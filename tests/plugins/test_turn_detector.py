@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +21,8 @@ from voxline.plugins.turn_detector._model import load_model
 from voxline.plugins.turn_detector.smart_turn import to_model_audio
 from voxline.testing import FakeActions, FakeLLM, FakeTTS, FakeVAD
 from voxline.voice import TurnDetector
+from voxline.voice.events import ConversationItemAddedEvent
+from voxline.voice.io import AudioInput
 
 # ------------------------------------------------------------------ front end
 
@@ -185,5 +190,85 @@ async def test_a_session_resolves_the_model_string_and_keeps_the_users_audio() -
     try:
         assert isinstance(session._turn_detector, SmartTurn)
         assert session._recognition is not None and session._recognition._keep_turn_audio
+    finally:
+        await session.aclose()
+
+
+class HeardAgent(Agent):
+    """Its 'STT' knows the words already: the final transcript comes with the first audio,
+    so the turn's end waits only for the VAD and the detector."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(instructions="Listen.")
+        self.text = text
+
+    async def stt_node(  # type: ignore[override]
+        self, audio: AsyncIterator[AudioFrame], model_settings: Any
+    ) -> AsyncIterator[str]:
+        async for _ in audio:
+            yield self.text
+            break
+        async for _ in audio:
+            pass
+
+
+class ClipInput(AudioInput):
+    def __init__(self, audio: npt.NDArray[np.float32]) -> None:
+        self._frames = frames_from_array(audio, 16000, 320)
+
+    async def _gen(self) -> AsyncIterator[AudioFrame]:
+        for frame in self._frames:
+            yield frame
+            await asyncio.sleep(0)
+        for _ in range(1500):  # then a silent microphone, in real time (30 s at most)
+            await asyncio.sleep(0.02)
+            yield AudioFrame.create(16000, 1, 320)
+
+    def __aiter__(self) -> AsyncIterator[AudioFrame]:
+        return self._gen()
+
+
+@pytest.mark.models
+@pytest.mark.parametrize(
+    ("text", "complete"),
+    [
+        ("Please send the report to my manager by Friday.", True),
+        ("Could you remind me to call my", False),
+    ],
+)
+async def test_the_session_ends_a_complete_turn_early_and_waits_after_a_cut_one(
+    text: str, complete: bool
+) -> None:
+    actions = FakeActions()
+    session: AgentSession[None] = AgentSession(
+        llm=FakeLLM(actions),
+        tts=FakeTTS(actions),
+        turn_detection="local/smart-turn",
+        min_endpointing_delay=0.3,
+        max_endpointing_delay=3.0,
+        aec_warmup_duration=None,
+    )
+    session.input.audio = ClipInput(turn_audio(text))
+    committed: list[Any] = []
+    done = asyncio.Event()
+
+    def on_item(ev: ConversationItemAddedEvent) -> None:
+        if ev.item.type == "message" and ev.item.role == "user":
+            committed.append(ev.item)
+            done.set()
+
+    session.on("conversation_item_added", on_item)
+    await session.start(HeardAgent(text))
+    try:
+        async with asyncio.timeout(30):
+            await done.wait()
+        assert committed[0].text_content == text
+        delay = committed[0].metrics["end_of_turn_delay"]
+        # from the end of speech: the VAD's 0.55 s of silence, then the model's verdict (a
+        # few hundred ms on a busy machine) when complete; max_endpointing_delay when cut
+        if complete:
+            assert delay < 2.0
+        else:
+            assert delay == pytest.approx(3.0, abs=0.25)
     finally:
         await session.aclose()
