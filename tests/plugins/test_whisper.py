@@ -219,3 +219,13 @@ def test_importing_the_plugin_registers_its_downloads() -> None:
     from voxline.cli import downloads
 
     assert {"local/whisper-tiny.en", "local/whisper-base"} <= set(downloads.registered())
+
+
+def test_missing_faster_whisper_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from voxline.plugins.whisper._runtime import _whisper_model_class
+
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)  # makes the import fail
+    with pytest.raises(whisper.WhisperNotInstalledError, match=r"pip install 'voxline\[local\]'"):
+        _whisper_model_class()
