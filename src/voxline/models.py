@@ -12,6 +12,7 @@ ModelFactory = Callable[[str, str | None], Any]
 # provider name -> module that registers it (imported lazily, so heavy extras stay optional)
 _PROVIDER_MODULES: dict[str, str] = {
     "local": "voxline.plugins.local",
+    "openai": "voxline.plugins.openai",
 }
 
 
