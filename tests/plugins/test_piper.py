@@ -192,3 +192,34 @@ def test_importing_the_plugin_registers_its_download() -> None:
     from voxline.cli import downloads
 
     assert "local/piper-joe" in downloads.registered()
+
+
+@pytest.mark.models
+async def test_closing_the_sentence_stream_stops_the_sentence_being_rendered(
+    voice: piper.TTS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A barge-in while a sentence renders (before any of its audio exists) frees the core."""
+    finished = threading.Event()
+    original = LoadedVoice.synthesize
+
+    def watched(self: LoadedVoice, text: str, **kwargs: Any) -> None:
+        try:
+            original(self, text, **kwargs)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(LoadedVoice, "synthesize", watched)
+    stream = tts.StreamAdapter(tts=voice).stream()
+    stream.push_text(LONG.replace(".", ",") + " and that is all for today.")  # one long sentence
+    stream.end_input()
+
+    async def consume() -> None:
+        async for _ in stream:
+            pass
+
+    consumer = asyncio.get_running_loop().create_task(consume())
+    await asyncio.sleep(0.05)
+    assert not finished.is_set()
+    await stream.aclose()
+    assert finished.is_set()  # the ONNX call was terminated, not left to finish unseen
+    await asyncio.wait([consumer])

@@ -68,6 +68,10 @@ class _AdapterStream(SynthesizeStream):
             return
         stream = self._adapter._tts.synthesize(sentence, conn_options=self._conn_options)
         first = True
-        async for audio in stream:
-            self._emit(SynthesizedAudio(frame=audio.frame, delta_text=sentence if first else ""))
-            first = False
+        try:
+            async for audio in stream:
+                delta = sentence if first else ""
+                self._emit(SynthesizedAudio(frame=audio.frame, delta_text=delta))
+                first = False
+        finally:
+            await stream.aclose()  # interrupted: stop the sentence's synthesis task too
