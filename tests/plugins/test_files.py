@@ -333,3 +333,28 @@ def test_every_known_local_model_is_pinned_and_grouped() -> None:
         assert files, "a group without files"
         for f in files:
             assert f.licence
+
+
+@pytest.mark.parametrize("all_models", [False, True])
+def test_download_files_fetches_the_defaults_and_all_with_the_flag(
+    registry: dict[str, Any], monkeypatch: pytest.MonkeyPatch, all_models: bool
+) -> None:
+    fetched: list[str] = []
+    monkeypatch.setattr(
+        local_files, "register_download", lambda name, files: registry.setdefault(name, files)
+    )
+    monkeypatch.setattr(downloads, "download_all", _record_downloads(registry, fetched))
+    args = ["download-files", "--all"] if all_models else ["download-files"]
+    result = CliRunner().invoke(app, args, obj=None)
+    assert result.exit_code == 0, result.output
+    optional = {"local/whisper-base", "local/qwen2.5-1.5b"}
+    assert {"local/silero", "local/whisper-tiny.en", "local/qwen2.5-0.5b"} <= set(fetched)
+    assert optional <= set(fetched) if all_models else not optional & set(fetched)
+
+
+def _record_downloads(registry: dict[str, Any], fetched: list[str]) -> Any:
+    async def download_all(on_start: Any = None, on_done: Any = None) -> list[Any]:
+        fetched.extend(registry)
+        return [downloads.DownloadResult(name) for name in registry]
+
+    return download_all

@@ -455,20 +455,69 @@ def connect(
         )
 
 
+# ============================================================================ playground
+
+
+@app.command()
+def playground(
+    ctx: typer.Context,
+    port: Annotated[
+        int,
+        typer.Option("--port", help="Port of the embedded server on 127.0.0.1 (0: any free one)."),
+    ] = 7880,
+    room: Annotated[
+        str | None,
+        typer.Option("--room", metavar="NAME", help="Room name (default: a new random one)."),
+    ] = None,
+    identity: Annotated[
+        str, typer.Option("--identity", help="Your participant identity on the page.")
+    ] = "playground-user",
+    log_level: LogLevelOption = LogLevel.INFO,
+) -> None:
+    """Talk to the agent from your browser: start the embedded room server on 127.0.0.1, run
+    the agent against it (as `dev --no-reload`), dispatch it into a room and print the URL
+    of the playground page. Ctrl+C stops everything."""
+    from ._playground import PlaygroundError, PlaygroundOptions, run_playground
+
+    _server(ctx)
+    options = PlaygroundOptions(port=port, room=room, identity=identity, log_level=log_level.value)
+
+    def announce(url: str) -> None:
+        typer.echo(f"Playground ready; open this URL in your browser:\n{url}")
+
+    with _logging(log_level):
+        try:
+            _run_interruptible(run_playground(options, announce=announce))
+        except PlaygroundError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(1) from None
+
+
 # ============================================================================ download-files
 
 
 @app.command("download-files")
-def download_files(ctx: typer.Context, log_level: LogLevelOption = LogLevel.INFO) -> None:
+def download_files(
+    ctx: typer.Context,
+    all_models: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Without an agent: also the larger optional models (Whisper base, Qwen 1.5B).",
+        ),
+    ] = False,
+    log_level: LogLevelOption = LogLevel.INFO,
+) -> None:
     """Download the model files ahead of the first call, so an image can bake them in. From
     an agent script (`python agent.py download-files`) it fetches what the plugins the agent
     imported have registered; without an agent (`voxline download-files`) it fetches every
-    local model voxline knows (VAD, end of turn, STT, LLM, TTS). Files already in the cache
+    default local model (VAD, end of turn, STT, LLM, TTS; `--all` adds the larger optional
+    ones). Files already in the cache
     and intact are kept; missing or corrupt ones are fetched with progress on stderr."""
     if ctx.obj is None:
         from ..plugins import local_files
 
-        local_files.register_all()
+        local_files.register_all(include_optional=all_models)
     if not downloads.registered():
         typer.echo("Nothing to download: no plugin has registered model files.")
         return

@@ -170,7 +170,13 @@ def all_groups() -> dict[str, tuple[ModelFile, ...]]:
     }
 
 
-def register_all() -> None:
-    """Register every local model with `voxline download-files`."""
+# larger alternatives to the defaults: fetched by `voxline download-files --all` or on first use
+OPTIONAL_GROUPS = frozenset({"local/whisper-base", "local/qwen2.5-1.5b"})
+
+
+def register_all(*, include_optional: bool = False) -> None:
+    """Register the local models with `voxline download-files`: the defaults (about 700 MB),
+    or every model with `include_optional` (about 1.9 GB)."""
     for name, files in all_groups().items():
-        register_download(name, files)
+        if include_optional or name not in OPTIONAL_GROUPS:
+            register_download(name, files)
