@@ -145,6 +145,20 @@ def test_models_share_one_server_per_process(llm: llama.LLM) -> None:
     )
 
 
+async def test_concurrent_sessions_share_the_server_and_both_get_answers(
+    llm: llama.LLM,
+) -> None:
+    async def ask(text: str) -> str:
+        reply, _ = await llm.chat(chat_ctx=chat(text)).collect()
+        return reply
+
+    paris, hamlet = await asyncio.gather(
+        ask("What is the capital of France?"), ask("Who wrote Hamlet?")
+    )
+    assert "paris" in paris.lower()
+    assert "shakespeare" in hamlet.lower()
+
+
 async def test_a_truncated_tool_call_reaches_the_session_as_invalid_arguments(
     llm: llama.LLM,
 ) -> None:

@@ -41,6 +41,7 @@ _ACTION_RULES = (
     "Answer with one JSON object and nothing else.\n"
     'To call a tool: {"tool": "<tool name>", "arguments": {...}}.\n'
     'To answer the user: {"tool": "none", "reply": "<what you say>"}.\n'
+    "Call a tool only when the user asks for what it does; otherwise answer.\n"
     "After a tool result, answer the user with it."
 )
 
