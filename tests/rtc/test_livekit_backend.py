@@ -163,7 +163,9 @@ async def test_the_end_of_the_connection_is_reported_once_and_not_for_our_own_le
     room.emit("disconnected", lk.DisconnectReason.PARTICIPANT_REMOVED)
     room.emit("disconnected", lk.DisconnectReason.PARTICIPANT_REMOVED)
     assert events.calls == [("disconnected", DisconnectReason.PARTICIPANT_REMOVED)]
-    await backend._release()
+    assert backend._ended is not None
+    await backend._ended  # media released once, by itself
+    assert backend._ended.exception() is None
 
     backend, room, events = attached()
     await backend.disconnect()  # not connected: the SDK returns at once

@@ -84,6 +84,7 @@ class LiveKitBackend:
         self._byte_topics: set[str] = set()
         self._rpc_methods: set[str] = set()
         self._tasks = TaskSet()
+        self._ended: asyncio.Task[None] | None = None
 
     @property
     def sdk_room(self) -> lk.Room | None:
@@ -170,9 +171,15 @@ class LiveKitBackend:
             if room is not None:
                 await room.disconnect()
         finally:
+            if self._ended is not None:
+                await self._ended
             await self._release()
 
     async def _release(self) -> None:
+        await self._release_media()
+        await self._tasks.aclose()
+
+    async def _release_media(self) -> None:
         for task in self._receivers.values():
             task.cancel()
         await asyncio.gather(*self._receivers.values(), return_exceptions=True)
@@ -184,7 +191,6 @@ class LiveKitBackend:
             await source.aclose()
         self._video_sources.clear()
         self._local_tracks.clear()
-        await self._tasks.aclose()
 
     def _require_room(self) -> lk.Room:
         if self._room is None:
@@ -428,7 +434,10 @@ class LiveKitBackend:
         if self._leaving or events is None:
             return  # our own leave: the room handles it
         events.on_disconnected(reason_from_sdk(reason))
-        self._tasks.create(self._release(), name="livekit_release")
+        # Not in `_tasks`: releasing ends with closing that set.
+        self._ended = asyncio.get_running_loop().create_task(
+            self._release(), name="livekit_release"
+        )
 
     def _on_text_stream(self, reader: lk.TextStreamReader, participant_identity: str) -> None:
         self._tasks.create(self._pump_stream(reader, "text", participant_identity))
