@@ -13,6 +13,7 @@ const TOPIC_CHAT = "lk.chat";
 const ATTR_AGENT_STATE = "lk.agent.state";
 const ATTR_SEGMENT_ID = "lk.segment_id";
 const ATTR_FINAL = "lk.transcription_final";
+const ATTR_TRANSCRIBED_TRACK = "lk.transcribed_track_id";
 const CHUNK_BYTES = 15000; // text stream chunk limit, as on LiveKit
 const STATS_INTERVAL_MS = 1000;
 
@@ -112,11 +113,24 @@ function renderSegment(seg) {
 
 // ------------------------------------------------------------------------------ text streams in
 
+// Whose words a transcript carries: the stream's sender (the agent sends the user's
+// transcripts on the user's behalf), else the owner of the transcribed track.
+function isUserTranscript(from, header, attributes) {
+  const sender = header.sender_identity || from;
+  if (sender === state.identity) return true;
+  if (header.sender_identity) return false; // sent on behalf of someone else
+  const track = attributes[ATTR_TRANSCRIBED_TRACK];
+  if (!track) return false;
+  for (const p of state.participants.values()) {
+    if ((p.tracks || []).some((t) => t.sid === track)) return false;
+  }
+  return true; // a track no other participant published: ours
+}
+
 function onStreamHeader(from, header) {
   if (header.kind !== "text") return;
-  const sender = header.sender_identity || from;
-  const user = sender === state.identity;
   const attributes = header.attributes || {};
+  const user = isUserTranscript(from, header, attributes);
   const stream = { topic: header.topic, user, decoder: new TextDecoder(), text: "", segment: null };
   if (header.topic === TOPIC_TRANSCRIPTION) {
     stream.segment = segment(attributes[ATTR_SEGMENT_ID] || header.stream_id, user);
@@ -236,6 +250,16 @@ function onMessage(event) {
       state.participants.delete(message.identity);
       renderAgentState();
       break;
+    case "track_published":
+    case "track_unpublished": {
+      const p = state.participants.get(message.identity);
+      if (p) {
+        const sid = message.track ? message.track.sid : message.track_sid;
+        p.tracks = (p.tracks || []).filter((t) => t.sid !== sid);
+        if (message.type === "track_published") p.tracks.push(message.track);
+      }
+      break;
+    }
     case "packet":
       onPacket(message.from, message.packet);
       break;
