@@ -35,23 +35,24 @@ def _source_track_class() -> type[Any]:
 
     class PcmSource(MediaStreamTrack):
         """A microphone: queued samples, paced at 20 ms by the loop clock, then silence.
-        `sent_at[i]` is when the frame holding sample `i * 960` went to the encoder."""
+        `played_at[k]` is when the first frame of the k-th `play()` went to the encoder."""
 
         kind = "audio"
 
         def __init__(self) -> None:
             super().__init__()
-            self.queue: deque[npt.NDArray[np.int16]] = deque()
-            self.sent_at: list[float] = []
+            self.queue: deque[tuple[npt.NDArray[np.int16], bool]] = deque()
+            self.played_at: list[float] = []
             self._start: float | None = None
             self._count = 0
+            self._silence = np.zeros(SAMPLES, np.int16)
 
         def play(self, samples: npt.NDArray[np.int16]) -> None:
             for i in range(0, len(samples), SAMPLES):
                 chunk = samples[i : i + SAMPLES]
                 if len(chunk) < SAMPLES:
                     chunk = np.concatenate([chunk, np.zeros(SAMPLES - len(chunk), np.int16)])
-                self.queue.append(chunk)
+                self.queue.append((chunk, i == 0))
 
         async def recv(self) -> Any:
             import av
@@ -62,8 +63,9 @@ def _source_track_class() -> type[Any]:
             wait = self._start + self._count * SAMPLES / RATE - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            chunk = self.queue.popleft() if self.queue else np.zeros(SAMPLES, np.int16)
-            self.sent_at.append(loop.time())
+            chunk, first = self.queue.popleft() if self.queue else (self._silence, False)
+            if first:
+                self.played_at.append(loop.time())
             frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
             frame.sample_rate = RATE
             frame.pts = self._count * SAMPLES
