@@ -210,3 +210,25 @@ async def test_an_agent_joins_with_its_job_assignment() -> None:
             await until(lambda: len(user.remote_participants) == 1)
             await agent.disconnect()
             await user.disconnect()
+
+
+@bounded(20)
+async def test_video_frames_reach_the_other_room() -> None:
+    from voxline.video import VideoFrame
+
+    async with pair() as (_, agent, user):
+        subscribed: list[rtc.RemoteVideoTrack] = []
+        agent.on("track_subscribed", lambda track, pub, p: subscribed.append(track))
+        source = rtc.VideoSource(64, 48)
+        track = rtc.LocalVideoTrack.create_video_track("cam", source)
+        await user.local_participant.publish_track(
+            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
+        )
+        await until(lambda: subscribed)
+        stream = rtc.VideoStream(subscribed[0])
+        image = np.zeros((48, 64, 3), np.uint8)
+        image[:, :32] = (255, 0, 0)
+        source.capture_frame(VideoFrame(image))
+        event = await asyncio.wait_for(stream.__anext__(), 5)
+        assert np.array_equal(event.frame.data, image)
+        await stream.aclose()

@@ -195,3 +195,27 @@ async def test_deleting_the_room_disconnects_the_browser_with_room_deleted() -> 
             await asyncio.sleep(0.05)
         assert peer.pc.connectionState == "closed"
         await peer.aclose()
+
+
+@bounded(30)
+async def test_browser_video_reaches_a_websocket_subscriber_as_rgb() -> None:
+    async with room_server() as server:
+        agent = await ws_join(server, server.token("demo", "agent", kind="agent"))
+        server.prepare_webrtc()
+        peer = WebRtcParticipant(server.http_url, server.token("demo", "user"))
+        await peer.connect(camera=(200, 40, 40))
+        camera = await agent.wait(
+            lambda m: m["type"] == "track_published" and m["track"]["kind"] == "video"
+        )
+        assert camera["track"]["source"] == "camera"
+        for _ in range(200):
+            if agent.video:
+                break
+            await asyncio.sleep(0.05)
+        frame = agent.video[-1]
+        assert frame.track_sid == camera["track"]["sid"]
+        assert (frame.width, frame.height) == (320, 240)
+        mean = frame.array().reshape(-1, 3).mean(axis=0)
+        assert abs(mean[0] - 200) < 20 and abs(mean[1] - 40) < 20 and abs(mean[2] - 40) < 20
+        await peer.leave()
+        await agent.aclose()

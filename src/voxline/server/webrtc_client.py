@@ -76,6 +76,29 @@ def _source_track_class() -> type[Any]:
     return PcmSource
 
 
+def _camera_track_class() -> type[Any]:
+    from aiortc import VideoStreamTrack
+
+    class SolidCamera(VideoStreamTrack):
+        """A camera filming one colour (`rgb`), 320x240 at aiortc's default 30 fps."""
+
+        def __init__(self, rgb: tuple[int, int, int]) -> None:
+            super().__init__()
+            self.image = np.empty((240, 320, 3), np.uint8)
+            self.image[:] = rgb
+
+        async def recv(self) -> Any:
+            import av
+
+            pts, time_base = await self.next_timestamp()
+            frame = av.VideoFrame.from_ndarray(self.image, format="rgb24")
+            frame.pts = pts
+            frame.time_base = time_base
+            return frame
+
+    return SolidCamera
+
+
 class WebRtcParticipant:
     def __init__(self, http_url: str, token: str) -> None:
         self._url = http_url.rstrip("/") + "/rtc/webrtc/offer"
@@ -91,7 +114,10 @@ class WebRtcParticipant:
         self._changed = asyncio.Event()
         self._open = asyncio.Event()
 
-    async def connect(self, *, with_microphone: bool = True) -> None:
+    async def connect(
+        self, *, with_microphone: bool = True, camera: tuple[int, int, int] | None = None
+    ) -> None:
+        """`camera`: also send video of this RGB colour."""
         from aiortc import RTCPeerConnection, RTCSessionDescription
 
         self.pc = pc = RTCPeerConnection()
@@ -100,6 +126,8 @@ class WebRtcParticipant:
             pc.addTrack(self.microphone)
         else:
             pc.addTransceiver("audio", direction="recvonly")
+        if camera is not None:
+            pc.addTrack(_camera_track_class()(camera))
         self.channel = pc.createDataChannel("voxline")
 
         @self.channel.on("open")  # type: ignore[untyped-decorator]
