@@ -297,3 +297,23 @@ async def test_agent_assignments_carry_the_room_url() -> None:
             assert join["participant"]["identity"] == f"agent-{job_id}"
             await agent.aclose()
             await alice.aclose()
+
+
+@bounded(20)
+async def test_empty_rooms_close_after_their_timeouts() -> None:
+    async with room_server(empty_timeout=0.3, departure_timeout=0.2) as server:
+        server.create_room("never-joined")
+        alice = await ws_join(server, server.token("demo", "alice"))
+        await asyncio.sleep(0.5)
+        assert "never-joined" not in server.hub.rooms
+        assert "never-joined" not in server.dispatcher.rooms
+        assert "demo" in server.hub.rooms  # someone is in it
+        await alice.send({"type": "leave"})
+        await alice.closed.wait()
+        bob = await ws_join(server, server.token("demo", "bob"))  # back before the timeout
+        await asyncio.sleep(0.3)
+        assert "demo" in server.hub.rooms
+        await bob.aclose()
+        await asyncio.sleep(0.4)
+        assert server.hub.rooms == {}
+        await alice.aclose()

@@ -54,6 +54,8 @@ class RoomServer:
     """`audio_prefetch`: 20 ms packets aiortc buffers before decoding a browser's audio
     (aiortc's default is 4, i.e. 80 ms; 1 suits loopback and LAN). `loopback_ice`: offer
     only 127.0.0.1 as ICE candidate (default: when bound to a loopback address).
+    As on LiveKit, a room nobody joins is deleted after `empty_timeout` seconds and a room
+    everyone left after `departure_timeout` (None: kept until deleted).
     Other keyword arguments configure the `Dispatcher`."""
 
     def __init__(
@@ -63,6 +65,8 @@ class RoomServer:
         *,
         audio_prefetch: int = DEFAULT_AUDIO_PREFETCH,
         loopback_ice: bool | None = None,
+        empty_timeout: float | None = 300.0,
+        departure_timeout: float | None = 20.0,
         **dispatcher_options: Any,
     ) -> None:
         self.dispatcher = Dispatcher(api_key, api_secret, **dispatcher_options)
@@ -75,6 +79,11 @@ class RoomServer:
         self._loopback_ice = loopback_ice
         self.hub = RoomHub(on_room_created=self._room_created)
         self.hub.on("track_published", self._track_published)
+        self.hub.on("participant_joined", self._participant_joined)
+        self.hub.on("participant_left", self._participant_left)
+        self.empty_timeout = empty_timeout
+        self.departure_timeout = departure_timeout
+        self._expiry: dict[str, asyncio.Task[None]] = {}
         self.tasks = TaskSet()
         self.peer_connections: set[RTCPeerConnection] = set()
         self.closing = False
@@ -184,6 +193,9 @@ class RoomServer:
 
     def delete_room(self, name: str) -> bool:
         """Delete a room: participants leave with ROOM_DELETED, agent jobs are terminated."""
+        task = self._expiry.pop(name, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
         deleted = self.hub.delete_room(name)
         deleted = self.dispatcher.delete_room(name) or deleted
         if deleted:
@@ -219,6 +231,35 @@ class RoomServer:
         agents = self._pending_agents.get(room.name, ())
         record = self.dispatcher.create_room(room.name, metadata=room.metadata, agents=agents)
         room.sid = record.sid  # one sid for the room, whoever reports it
+        self._expire_later(room, self.empty_timeout)
+
+    def _participant_joined(self, p: ServerParticipant) -> None:
+        task = self._expiry.pop(p.room.name, None)
+        if task is not None:
+            task.cancel()
+
+    def _participant_left(self, p: ServerParticipant, reason: str) -> None:
+        room = p.room
+        if not room.participants and self.hub.rooms.get(room.name) is room:
+            self._expire_later(room, self.departure_timeout)
+
+    def _expire_later(self, room: ServerRoom, timeout: float | None) -> None:
+        if timeout is None or self.closing:
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to expire
+            previous = self._expiry.pop(room.name, None)
+            if previous is not None:
+                previous.cancel()
+            self._expiry[room.name] = self.tasks.create(
+                self._expire(room, timeout), name=f"expire_{room.name}"
+            )
+
+    async def _expire(self, room: ServerRoom, timeout: float) -> None:
+        await asyncio.sleep(timeout)
+        if self.hub.rooms.get(room.name) is room and not room.participants:
+            self._expiry.pop(room.name, None)
+            logger.info("room %s is empty: closing it", room.name)
+            self.delete_room(room.name)
 
     def _track_published(self, track: ServerTrack) -> None:
         """LiveKit's publisher jobs: one per participant that starts publishing."""
