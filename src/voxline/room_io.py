@@ -1,5 +1,45 @@
-"""`from voxline import room_io` — RoomIO and its options."""
+"""`from voxline import room_io`: RoomIO and its options."""
 
-from .voice.room_io import RoomIO, RoomOptions
+from .voice.room_io import (
+    ATTRIBUTE_AGENT_STATE,
+    ATTRIBUTE_SEGMENT_ID,
+    ATTRIBUTE_TRANSCRIBED_TRACK_ID,
+    ATTRIBUTE_TRANSCRIPTION_FINAL,
+    DEFAULT_CLOSE_ON_DISCONNECT_REASONS,
+    DEFAULT_PARTICIPANT_KINDS,
+    TOPIC_CHAT,
+    TOPIC_PRE_CONNECT_AUDIO,
+    TOPIC_TRANSCRIPTION,
+    AudioInputOptions,
+    AudioOutputOptions,
+    AudioProcessor,
+    NoiseCancellationParams,
+    RoomIO,
+    RoomOptions,
+    TextInputEvent,
+    TextInputOptions,
+    TextOutputOptions,
+    VideoInputOptions,
+)
 
-__all__ = ["RoomIO", "RoomOptions"]
+__all__ = [
+    "ATTRIBUTE_AGENT_STATE",
+    "ATTRIBUTE_SEGMENT_ID",
+    "ATTRIBUTE_TRANSCRIBED_TRACK_ID",
+    "ATTRIBUTE_TRANSCRIPTION_FINAL",
+    "DEFAULT_CLOSE_ON_DISCONNECT_REASONS",
+    "DEFAULT_PARTICIPANT_KINDS",
+    "TOPIC_CHAT",
+    "TOPIC_PRE_CONNECT_AUDIO",
+    "TOPIC_TRANSCRIPTION",
+    "AudioInputOptions",
+    "AudioOutputOptions",
+    "AudioProcessor",
+    "NoiseCancellationParams",
+    "RoomIO",
+    "RoomOptions",
+    "TextInputEvent",
+    "TextInputOptions",
+    "TextOutputOptions",
+    "VideoInputOptions",
+]

@@ -1,24 +1,26 @@
-"""The contract for per-frame audio processors (noise suppression, gain, filters).
+"""The contract of an audio processor (noise cancellation, gain control) on an input path.
 
-RoomIO runs a processor on every inbound frame before VAD and STT see it, so the contract is a
-synchronous call per frame: the caller keeps its own pacing and framing.
+RoomIO runs every frame of a participant's microphone through one processor when
+`AudioInputOptions.noise_cancellation` selects one; a plugin implements this protocol.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .frame import AudioFrame
 
 __all__ = ["AudioProcessor"]
 
 
+@runtime_checkable
 class AudioProcessor(Protocol):
-    """Turns one frame into one frame of the same format and length.
+    """Turns one frame into one frame of the same format.
 
-    Processors keep state across calls (filters, models), so one instance serves one stream;
-    ``close()`` releases native resources when the stream ends.
-    """
+    A processor that needs fixed-size blocks (RNNoise: 10 ms at 48 kHz) buffers internally
+    and may return a frame shorter or longer than the input, or an empty one, while the
+    total duration stays the same over time. `close()` releases native state; RoomIO calls it
+    when the participant's stream ends."""
 
     def process(self, frame: AudioFrame) -> AudioFrame: ...
 

@@ -412,6 +412,10 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         if room is not None:
             from . import room_io as room_io_module
 
+            if self._room_io is not None:
+                raise RuntimeError(
+                    "the session already has a RoomIO (started by hand): call start() without room="
+                )
             self._room_io = room_io_module.RoomIO(self, room, options=room_options)
             await self._room_io.start()
         self._tasks.create(self._scheduler.run(), name="speech_scheduler")
