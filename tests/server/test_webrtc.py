@@ -219,3 +219,40 @@ async def test_browser_video_reaches_a_websocket_subscriber_as_rgb() -> None:
         assert abs(mean[0] - 200) < 20 and abs(mean[1] - 40) < 20 and abs(mean[2] - 40) < 20
         await peer.leave()
         await agent.aclose()
+
+
+async def one_way_ms(prefetch: int) -> float:
+    """Median time from a beep entering the peer's encoder to its arrival at the agent."""
+    async with room_server(audio_prefetch=prefetch) as server:
+        agent = await ws_join(server, server.token("demo", "agent", kind="agent"))
+        peer = await browser(server, "user")
+        published = await agent.wait_type("track_published")
+        sid = published["track"]["sid"]
+        loop = asyncio.get_running_loop()
+        delays: list[float] = []
+        for i in range(4):
+            seen = len([a for a in agent.audio if a.track_sid == sid])
+            peer.microphone.play(beeps(1))
+            deadline = loop.time() + 1.0
+            arrived = None
+            while arrived is None and loop.time() < deadline:
+                frames = [a for a in agent.audio if a.track_sid == sid][seen:]
+                seen += len(frames)
+                if any(np.abs(np.frombuffer(f.pcm, np.int16)).max() > 4000 for f in frames):
+                    arrived = loop.time()
+                await asyncio.sleep(0.002)
+            assert arrived is not None and len(peer.microphone.played_at) == i + 1
+            delays.append((arrived - peer.microphone.played_at[i]) * 1000)
+            await asyncio.sleep(0.3)  # the beep is over before the next one
+        await peer.aclose()
+        await agent.aclose()
+    return float(np.median(delays))
+
+
+@bounded(40)
+async def test_the_tuned_receive_buffer_takes_60_ms_off_the_path() -> None:
+    """aiortc holds 4 packets (80 ms) of received audio; the server's default holds 1."""
+    default = await one_way_ms(4)
+    tuned = await one_way_ms(1)
+    assert default - tuned > 45  # 3 packets less, give or take scheduling
+    assert tuned < 60
