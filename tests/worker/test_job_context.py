@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from livekit.protocol import agent, models
 
+from voxline.rtc import ConnectError
 from voxline.voice.events import CloseReason, ErrorEvent
 from voxline.worker import (
     JobAcceptArguments,
     JobContext,
     JobExecutorType,
     JobRequest,
-    RoomBackendUnavailableError,
     current_job_context,
     room,
 )
@@ -65,21 +65,25 @@ async def test_wait_for_participant_returns_one_already_there() -> None:
         await asyncio.wait_for(waiting, 1)
 
 
-def test_connect_without_a_room_backend_says_what_to_install(
+async def test_connect_without_the_livekit_sdk_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from voxline.rtc import _backend
+
     real = importlib.import_module
 
     def no_livekit(name: str, package: str | None = None) -> Any:
-        if name == "livekit.rtc":
+        if name == "voxline.rtc.livekit":
             raise ImportError("No module named 'livekit.rtc'")
         return real(name, package)
 
-    monkeypatch.setattr(room.importlib, "import_module", no_livekit)
+    monkeypatch.setattr(_backend.importlib, "import_module", no_livekit)
     monkeypatch.setattr(room, "_default_factory", None)
-    with pytest.raises(RoomBackendUnavailableError, match=r"pip install 'livekit>=1.0'"):
-        room.default_room_connector()
-    room.set_room_connector(fake_rtc.connector)
+    connector = room.default_room_connector()
+    assert isinstance(connector, room.VoxlineRoomConnector)
+    with pytest.raises(ConnectError, match=r"pip install 'voxline\[livekit\]'"):
+        await connector.connect("wss://example.livekit.cloud", "token")
+    monkeypatch.setattr(room, "_default_factory", fake_rtc.connector)
     assert isinstance(room.default_room_connector(), room.LiveKitRoomConnector)
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         LiveKitRoomConnector,
         RoomBackendUnavailableError,
         RoomConnector,
+        VoxlineRoomConnector,
         set_room_connector,
     )
     from .server import AgentServer, JobOutcome
@@ -65,6 +66,7 @@ _EXPORTS = {
     "LiveKitRoomConnector": "room",
     "RoomBackendUnavailableError": "room",
     "RoomConnector": "room",
+    "VoxlineRoomConnector": "room",
     "set_room_connector": "room",
     "ATTRIBUTE_AGENT_NAME": "types",
     "JobAcceptArguments": "types",
@@ -94,6 +96,7 @@ __all__ = [
     "RunningJobInfo",
     "ServerType",
     "SessionRecorder",
+    "VoxlineRoomConnector",
     "WorkerPermissions",
     "WorkerType",
     "current_job_context",

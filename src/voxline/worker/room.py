@@ -1,9 +1,10 @@
 """`ctx.room`: the assigned room, and the pluggable backend that connects to it.
 
-Until voxline has rooms of its own, `ctx.connect()` uses `livekit.rtc.Room` when the
-`livekit` package is installed. The rooms work plugs its own backend in with
-`set_room_connector(factory)` (or `AgentServer(room_connector=...)`), without changing
-the job API.
+`ctx.connect()` connects a `voxline.rtc.Room` to the job's URL with the job's token; the URL
+scheme picks the transport (`voxline+ws://` the embedded server, `ws(s)://` a LiveKit server,
+`memory://` an in-process hub). Another connector can be plugged in with
+`set_room_connector(factory)` or `AgentServer(room_connector=...)`, e.g.
+`VoxlineRoomConnector(hub.backend)` for jobs in a `MemoryHub`.
 """
 
 from __future__ import annotations
@@ -55,18 +56,39 @@ def set_room_connector(factory: RoomConnectorFactory | None) -> None:
 
 
 def default_room_connector() -> RoomConnector:
-    """The plugged-in backend, else LiveKit's `rtc.Room` if installed."""
+    """The plugged-in connector, else voxline's rooms (backend chosen by URL scheme)."""
     if _default_factory is not None:
         return _default_factory()
-    try:
-        rtc = importlib.import_module("livekit.rtc")
-    except ImportError as e:
-        raise RoomBackendUnavailableError(
-            "ctx.connect() needs a room backend: install the LiveKit SDK "
-            "(pip install 'livekit>=1.0') or plug one in with "
-            "voxline.worker.set_room_connector(...) / AgentServer(room_connector=...)"
-        ) from e
-    return LiveKitRoomConnector(rtc)
+    return VoxlineRoomConnector()
+
+
+_AUTO_SUBSCRIBE_OFF = ("subscribe_none", "AutoSubscribe.SUBSCRIBE_NONE")
+
+
+class VoxlineRoomConnector:
+    """Connects a `voxline.rtc.Room`; `backend_factory` overrides the choice by URL scheme
+    (e.g. `hub.backend` for a MemoryHub)."""
+
+    def __init__(self, backend_factory: Callable[[], Any] | None = None) -> None:
+        self._backend_factory = backend_factory
+
+    async def connect(self, url: str, token: str, **options: Any) -> ConnectedRoom:
+        from .. import rtc
+
+        auto = options.pop("auto_subscribe", True)
+        auto_subscribe = str(auto) not in _AUTO_SUBSCRIBE_OFF and bool(auto)
+        room_options = rtc.RoomOptions(auto_subscribe=auto_subscribe)
+        if "connect_timeout" in options:
+            room_options.connect_timeout = float(options.pop("connect_timeout"))
+        if options:
+            raise TypeError(
+                f"ctx.connect() options not supported by voxline rooms: {', '.join(options)} "
+                "(supported: auto_subscribe, connect_timeout)"
+            )
+        backend = self._backend_factory() if self._backend_factory is not None else None
+        room = rtc.Room(backend=backend)
+        await room.connect(url, token, options=room_options)
+        return LiveKitConnectedRoom(room, rtc)  # same room API, so the same wrapper
 
 
 class LiveKitRoomConnector:
