@@ -55,7 +55,8 @@ class RoomServer:
     (aiortc's default is 4, i.e. 80 ms; 1 suits loopback and LAN). `loopback_ice`: offer
     only 127.0.0.1 as ICE candidate (default: when bound to a loopback address).
     As on LiveKit, a room nobody joins is deleted after `empty_timeout` seconds and a room
-    everyone left after `departure_timeout` (None: kept until deleted).
+    whose last person left after `departure_timeout` (None: kept until deleted); agents do
+    not keep a room open, so their jobs end with it (ROOM_DELETED).
     Other keyword arguments configure the `Dispatcher`."""
 
     def __init__(
@@ -234,13 +235,14 @@ class RoomServer:
         self._expire_later(room, self.empty_timeout)
 
     def _participant_joined(self, p: ServerParticipant) -> None:
-        task = self._expiry.pop(p.room.name, None)
-        if task is not None:
-            task.cancel()
+        if p.kind != "agent":
+            task = self._expiry.pop(p.room.name, None)
+            if task is not None:
+                task.cancel()
 
     def _participant_left(self, p: ServerParticipant, reason: str) -> None:
         room = p.room
-        if not room.participants and self.hub.rooms.get(room.name) is room:
+        if p.kind != "agent" and _unattended(room) and self.hub.rooms.get(room.name) is room:
             self._expire_later(room, self.departure_timeout)
 
     def _expire_later(self, room: ServerRoom, timeout: float | None) -> None:
@@ -256,7 +258,7 @@ class RoomServer:
 
     async def _expire(self, room: ServerRoom, timeout: float) -> None:
         await asyncio.sleep(timeout)
-        if self.hub.rooms.get(room.name) is room and not room.participants:
+        if self.hub.rooms.get(room.name) is room and _unattended(room):
             self._expiry.pop(room.name, None)
             logger.info("room %s is empty: closing it", room.name)
             self.delete_room(room.name)
@@ -287,3 +289,8 @@ class RoomServer:
         except JoinDenied as e:
             return e.response()
         return web.Response(text="success")
+
+
+def _unattended(room: ServerRoom) -> bool:
+    """Nobody but agents (or nobody at all) is in the room."""
+    return all(p.kind == "agent" for p in room.participants.values())
