@@ -13,6 +13,7 @@ import asyncio
 import json
 import statistics
 import time
+from typing import Any
 
 from voxline.llm import ChatContext, function_tool
 from voxline.plugins import llama
@@ -63,12 +64,12 @@ def ctx_for(text: str, prefix: str = "") -> ChatContext:
 
 
 async def one(
-    llm: llama.LLM, text: str, prefix: str = ""
+    llm: llama.LLM, text: str, prefix: str = "", tools: list[Any] = TOOLS
 ) -> tuple[float, float, str, dict[str, float]]:
     """(time to the first reply text or tool call, total time, what came out, timings)"""
     start = time.perf_counter()
     first: float | None = None
-    stream = llm.chat(chat_ctx=ctx_for(text, prefix), tools=TOOLS)
+    stream = llm.chat(chat_ctx=ctx_for(text, prefix), tools=tools)
     reply: list[str] = []
     chosen = "none"
     async for chunk in stream:
@@ -105,6 +106,14 @@ async def main() -> None:
     print(
         f"prewarmed turn: ttft {warm_ttft:.2f} s, read {timings.get('prompt_n')} prompt tokens "
         f"(prewarm read {warm and warm.get('prompt_n')})"
+    )
+
+    # the same turn without tools: plain text, no JSON around the reply
+    await llm.prewarm_prompt("Plain run. " + INSTRUCTIONS, [])
+    plain_ttft, _, _, timings = await one(llm, "Hello, how are you?", "Plain run. ", tools=[])
+    print(
+        f"prewarmed turn without tools: ttft {plain_ttft:.2f} s, "
+        f"read {timings.get('prompt_n')} prompt tokens"
     )
 
     ok = 0
