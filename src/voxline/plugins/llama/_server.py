@@ -5,7 +5,7 @@ A GGUF takes half a gigabyte or more of memory and about a second to load, so
 (context size, threads, parallel slots); every `LLM` object built with the same ones shares
 one `xllamacpp.Server`. Its requests queue on `n_parallel` slots; each slot keeps its own
 prompt cache. The cache lives until the process exits (`unload_all()` drops it for tests
-and tools that swap models).
+and tools that swap models); so does the thread pool its requests run on.
 
 `xllamacpp.Server` runs llama.cpp's HTTP server core in-process: requests are plain dicts in
 the OpenAI chat-completions format, answered by blocking calls, which voxline runs in
@@ -17,11 +17,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServerParams", "load_server", "loaded_servers", "run_completion", "unload_all"]
+__all__ = [
+    "ServerParams",
+    "load_server",
+    "loaded_servers",
+    "request_executor",
+    "run_completion",
+    "unload_all",
+]
+
+# A request holds a thread while it waits for a slot and while it decodes; many sessions'
+# requests queue at once, so they get threads of their own rather than the loop's default
+# executor (a few threads, shared with everything else that runs off the loop).
+_MAX_REQUEST_THREADS = 64
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,7 @@ class ServerParams:
 
 _lock = threading.Lock()
 _servers: dict[ServerParams, Any] = {}  # the documented per-process model cache
+_executor: ThreadPoolExecutor | None = None
 
 
 def load_server(params: ServerParams) -> Any:
@@ -44,6 +58,15 @@ def load_server(params: ServerParams) -> Any:
         if server is None:
             server = _servers[params] = _start(params)
         return server
+
+
+def request_executor() -> ThreadPoolExecutor:
+    """The threads that run llama.cpp requests, shared by the servers of the process."""
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(_MAX_REQUEST_THREADS, thread_name_prefix="llama")
+        return _executor
 
 
 def loaded_servers() -> dict[ServerParams, Any]:

@@ -29,7 +29,7 @@ from .._files import ModelFileError
 from ._models import DEFAULT_MODEL, model_file, resolve_model_path
 from ._parser import ActionParser
 from ._prompt import branches_for, build_grammar, build_messages, system_prompt, with_system
-from ._server import ServerParams, load_server, run_completion
+from ._server import ServerParams, load_server, request_executor, run_completion
 
 __all__ = ["LLM", "LLMStream"]
 
@@ -137,7 +137,10 @@ class LLM(llm_base.LLM):
             "temperature": 0.0,
             "cache_prompt": True,
         }
-        result = await asyncio.to_thread(server.handle_chat_completions, request)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(
+            request_executor(), server.handle_chat_completions, request
+        )
         timings = result.get("timings") if isinstance(result, dict) else None
         return dict(timings) if isinstance(timings, dict) else None
 
@@ -245,7 +248,7 @@ class LLMStream(llm_base.LLMStream):
 
         self._worker_done.clear()
         try:
-            await loop.run_in_executor(None, work)
+            await loop.run_in_executor(request_executor(), work)
         except asyncio.CancelledError:
             stop.set()  # the thread stops at its next token
             raise
