@@ -25,6 +25,9 @@ class StreamAdapter(STT):
     def label(self) -> str:
         return f"StreamAdapter({self._stt.label})"
 
+    def prewarm(self) -> None:
+        self._stt.prewarm()
+
     def stream(
         self,
         *,

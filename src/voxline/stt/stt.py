@@ -80,6 +80,10 @@ class STT(ABC):
     def model(self) -> str:
         return "unknown"
 
+    def prewarm(self) -> None:
+        """Load weights or open connections ahead of the first utterance (optional; the
+        session calls it at start, and it must return at once)."""
+
     async def _recognize_impl(
         self, buffer: Sequence[AudioFrame], *, language: str | None, conn_options: APIConnectOptions
     ) -> SpeechEvent:

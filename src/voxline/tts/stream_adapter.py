@@ -28,6 +28,9 @@ class StreamAdapter(TTS):
     def label(self) -> str:
         return f"StreamAdapter({self._tts.label})"
 
+    def prewarm(self) -> None:
+        self._tts.prewarm()
+
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
     ) -> ChunkedStream:

@@ -597,11 +597,25 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             self._configure_turns()
             await self._restart_recognition()
             await self._setup_mcp(agent)
+            self._prewarm_models(agent)
             self._prewarm_llm_prompt(agent)
             if run_on_enter:
                 task = self._tasks.create(self._run_on_enter(agent), name="on_enter")
                 if self._run_observer is not None:
                     self._run_observer._watch_task(task)
+
+    def _prewarm_models(self, agent: Agent) -> None:
+        """Let the agent's models load weights or open connections now (each model's
+        `prewarm()` works in the background and is a no-op once done), so the first user
+        turn does not pay for loading a local STT or the greeting for loading a TTS."""
+        for model in (self._resolve_stt(agent), self._resolve_llm(agent), self._resolve_tts(agent)):
+            prewarm = getattr(model, "prewarm", None)
+            if model is None or not callable(prewarm):
+                continue
+            try:
+                prewarm()
+            except Exception as e:
+                logger.warning("prewarming %s failed: %s", type(model).__name__, e)
 
     def _prewarm_llm_prompt(self, agent: Agent) -> None:
         """An LLM with an async `prewarm_prompt(instructions, tools)` (a local model with a
