@@ -27,6 +27,7 @@ server = AgentServer(port=0)
 
 @server.rtc_session()
 async def entrypoint(ctx: JobContext) -> None:
+    await ctx.connect()
     session = make_session()
     await session.start(agent=Agent(instructions="Answer questions briefly."), room=ctx.room)
 

@@ -9,6 +9,8 @@ on scripted models and the espeak-ng voice (the whole path a user takes).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).resolve().parent
+DOCS_SCREENSHOT = HERE.parent.parent / "docs" / "playground.png"
 ALL_PASSED = {
     "connected": True,
     "user_transcript": True,
@@ -57,3 +60,14 @@ def test_the_page_carries_audio_both_ways_transcripts_state_and_chat(tmp_path: P
     assert result["agent"]["chats"] == ["Thanks!"]
     assert result["snapshot"]["stats"]["inboundAudioBytes"] > 10_000
     assert result["snapshot"]["agentState"] == "listening"
+
+
+@pytest.mark.browser
+def test_voxline_playground_with_an_agent_session(tmp_path: Path) -> None:
+    result = drive("command", tmp_path)
+    transcript = result["snapshot"]["transcript"]
+    assert any(s["user"] and s["final"] for s in transcript)
+    assert any(not s["user"] and "Paris" in s["text"] for s in transcript)
+    assert result["snapshot"]["stats"]["inboundAudioBytes"] > 10_000
+    if os.environ.get("VOXLINE_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(tmp_path / "playground.png", DOCS_SCREENSHOT)
