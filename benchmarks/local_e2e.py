@@ -67,7 +67,7 @@ def espeak(text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
 
     resampler = AudioResampler(frame.sample_rate, RATE)
     frames = resampler.push(frame) + resampler.flush()
-    audio = np.concatenate([f.to_float32() for f in frames])
+    audio = np.concatenate([f.to_float32().reshape(-1) for f in frames])
     voiced = voiced_windows(audio, RATE)
     return audio[: (voiced[-1] + 1) * RATE // 100] if voiced.size else audio
 
@@ -98,7 +98,7 @@ def build_input(path: Path, questions: list[str]) -> list[float]:
 
 def answer_onsets(path: Path, question_ends: list[float]) -> list[float | None]:
     out = read_wav(path)
-    audio = out.to_float32()
+    audio = out.to_float32().reshape(-1)
     voiced = voiced_windows(audio, out.sample_rate) / 100.0
     onsets: list[float | None] = []
     for i, end in enumerate(question_ends):
