@@ -12,6 +12,7 @@ peer hears its own beeps through the full path:
     peer mic -> Opus/SRTP -> server decode (jitter buffer) -> room -> WS agent
              -> room -> server mix + Opus encode -> peer decode (jitter buffer 20 ms)
 
+Then the same echo over the WebSocket PCM transport, for comparison.
 Printed per setting: the server's CPU (its own process, psutil) per call as % of one core
 while audio streams both ways; one-way latency mouth -> agent (beep sent to the encoder until
 the agent receives its first loud frame); mouth-to-ear round trip (until the peer decodes the
@@ -74,12 +75,12 @@ class EchoAgent:
         self.frames: list[tuple[float, np.ndarray]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, http_url: str, room: str) -> None:
+    async def start(self, http_url: str, room: str, rate: int = RATE) -> None:
         token = mint_room_token(KEY, SECRET, room=room, identity="echo", kind="agent")
         self._http = aiohttp.ClientSession()
         self._ws = await self._http.ws_connect(f"{http_url}/rtc/ws", params={"access_token": token})
         publish = {"type": "publish_track", "cid": 1, "name": "echo", "kind": "audio"}
-        await self._ws.send_str(json.dumps(publish | {"sample_rate": RATE, "num_channels": 1}))
+        await self._ws.send_str(json.dumps(publish | {"sample_rate": rate, "num_channels": 1}))
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
@@ -105,17 +106,26 @@ class EchoAgent:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-async def one_setting(prefetch: int, calls: int, seconds: float) -> dict[str, Any]:
+async def start_server(prefetch: int) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "voxline.server", "--port", "0"],
         *["--audio-prefetch", str(prefetch)],
         stdout=asyncio.subprocess.PIPE,
         env=dict(os.environ, LIVEKIT_API_KEY=KEY, LIVEKIT_API_SECRET=SECRET),
     )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    return proc, line.split()[3]
+
+
+async def stop_server(proc: asyncio.subprocess.Process) -> None:
+    proc.terminate()
+    await asyncio.wait_for(proc.wait(), 10)
+
+
+async def one_setting(prefetch: int, calls: int, seconds: float) -> dict[str, Any]:
+    proc, http_url = await start_server(prefetch)
     try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        http_url = line.split()[3]
         server = psutil.Process(proc.pid)
         agents, peers = [], []
         for i in range(calls):
@@ -159,8 +169,79 @@ async def one_setting(prefetch: int, calls: int, seconds: float) -> dict[str, An
             "round_trip": round_trip,
         }
     finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), 10)
+        await stop_server(proc)
+
+
+async def websocket_setting(calls: int, seconds: float) -> dict[str, Any]:
+    """The same echo over the WebSocket PCM transport (16 kHz mono, 20 ms frames)."""
+    proc, http_url = await start_server(1)
+    rate, n = 16000, 320
+    try:
+        server = psutil.Process(proc.pid)
+        loop = asyncio.get_running_loop()
+        agents, users = [], []
+        for i in range(calls):
+            agent = EchoAgent()
+            await agent.start(http_url, f"ws-{i}", rate)
+            token = mint_room_token(KEY, SECRET, room=f"ws-{i}", identity="user")
+            http = aiohttp.ClientSession()
+            ws = await http.ws_connect(f"{http_url}/rtc/ws", params={"access_token": token})
+            publish = {"type": "publish_track", "cid": 1, "name": "mic", "kind": "audio"}
+            await ws.send_str(json.dumps(publish | {"sample_rate": rate, "num_channels": 1}))
+            users.append((http, ws))
+            agents.append(agent)
+        sids: list[str] = []
+        heard: list[list[tuple[float, np.ndarray]]] = [[] for _ in users]
+
+        async def listen(i: int, ws: aiohttp.ClientWebSocketResponse) -> None:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    m = json.loads(msg.data)
+                    if m.get("cid") == 1:
+                        sids.append(m["track"]["sid"])
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    packet = wire.decode_media(msg.data)
+                    if isinstance(packet, wire.AudioPacket):
+                        heard[i].append((loop.time(), np.frombuffer(packet.pcm, np.int16)))
+
+        listeners = [loop.create_task(listen(i, ws)) for i, (_, ws) in enumerate(users)]
+        while len(sids) < calls:  # noqa: ASYNC110 (a few ms at start)
+            await asyncio.sleep(0.01)
+        t = np.arange(int(0.06 * rate)) / rate
+        burst = (np.sin(2 * np.pi * 1000 * t) * 0.5 * 32767).astype(np.int16)
+        cpu0, t0 = server.cpu_times(), loop.time()
+        sent: list[float] = []
+        for k in range(int(seconds * rate / n)):
+            start = (k * n) % rate
+            chunk = np.zeros(n, np.int16)
+            if start < len(burst):
+                chunk[: len(burst) - start] = burst[start : start + n]
+                if start == 0:
+                    sent.append(loop.time())
+            for (_, ws), sid in zip(users, sids):
+                await ws.send_bytes(wire.encode_audio(sid, rate, 1, chunk.tobytes()))
+            await asyncio.sleep(max(0.0, t0 + (k + 1) * n / rate - loop.time()))
+        await asyncio.sleep(0.5)
+        wall = loop.time() - t0
+        cpu1 = server.cpu_times()
+        cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        round_trip = [lat for h in heard for lat in latencies(sent, onsets(h))]
+        for task in listeners:
+            task.cancel()
+        for http, ws in users:
+            await ws.close()
+            await http.close()
+        for agent in agents:
+            await agent.aclose()
+        return {
+            "cpu_pct_per_call": 100 * cpu / wall / calls,
+            "cpu_s": cpu,
+            "seconds": wall,
+            "round_trip": round_trip,
+            "beeps": len(sent) * calls,
+        }
+    finally:
+        await stop_server(proc)
 
 
 def describe(values: list[float]) -> str:
@@ -194,6 +275,14 @@ async def main() -> None:
         print(f"  beeps sent: {r['beeps']}")
         print(f"  mouth -> agent (one way):        {describe(r['one_way'])}")
         print(f"  mouth -> agent echo -> ear:      {describe(r['round_trip'])}")
+    r = await websocket_setting(args.calls, args.seconds)
+    print("\nWebSocket PCM transport (16 kHz mono, 20 ms frames, no codec, no jitter buffer)")
+    print(
+        f"  server CPU: {r['cpu_s']:.2f} s over {r['seconds']:.1f} s = "
+        f"{r['cpu_pct_per_call']:.1f} % of one core per call"
+    )
+    print(f"  beeps sent: {r['beeps']}")
+    print(f"  client -> agent echo -> client:  {describe(r['round_trip'])}")
 
 
 if __name__ == "__main__":

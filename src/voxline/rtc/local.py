@@ -376,6 +376,8 @@ class LocalBackend:
         ws = self._ws
         if ws is None or self._ended:
             await self._close_http()
+            if asyncio.current_task() not in self._tasks.tasks:
+                await self._tasks.aclose()
             return
         with contextlib.suppress(ConnectionError, RuntimeError, aiohttp.ClientError):
             await ws.send_str(json.dumps({"type": "leave"}))

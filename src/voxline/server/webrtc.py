@@ -48,6 +48,10 @@ PTIME = 0.020
 SAMPLES = int(RATE * PTIME)
 MAX_SOURCE_BUFFER = 2 * RATE
 """Per-source audio queued for the mix before the oldest is dropped (2 s)."""
+TRIM_EVERY = 50
+"""Mix ticks (20 ms each) between two checks of a source's standing delay."""
+TRIM_TO = RATE // 200
+"""What a standing delay is trimmed back to (5 ms)."""
 MAX_PENDING_MESSAGES = 1000
 VIDEO_MAX_FPS = 15.0
 
@@ -55,14 +59,23 @@ VIDEO_MAX_FPS = 15.0
 class _MixSource:
     """One subscribed track's audio on its way into the mix: resampled to 48 kHz mono and
     queued. It joins the mix once a whole packet is queued and pauses again on underrun,
-    so a publisher's bursty delivery is smoothed instead of chopped."""
+    so a publisher's bursty delivery is smoothed instead of chopped.
 
-    __slots__ = ("buffer", "primed", "resampler")
+    Every late packet would otherwise leave one more packet queued for good (the mix pulls
+    at a fixed pace), so the delay would only grow. Once per second, the delay that stood
+    all second long (the lowest queue level after a pull, when 10 ms or more) is trimmed
+    back to 5 ms. This
+    assumes senders pace their audio in real time, as `rtc.AudioSource` does."""
+
+    __slots__ = ("buffer", "low", "primed", "pulls", "resampler", "trimmed")
 
     def __init__(self) -> None:
         self.buffer = np.zeros(0, dtype=np.int16)
         self.primed = False
         self.resampler: AudioResampler | None = None
+        self.low = MAX_SOURCE_BUFFER
+        self.pulls = 0
+        self.trimmed = 0
 
     def push(self, frame: AudioFrame) -> None:
         if frame.num_channels != 1:
@@ -87,7 +100,20 @@ class _MixSource:
         self.buffer = self.buffer[n:]
         if len(chunk) < n:
             self.primed = False
-        return chunk
+        self._watch_delay()
+        return chunk if len(chunk) else None
+
+    def _watch_delay(self) -> None:
+        self.low = min(self.low, len(self.buffer))
+        self.pulls += 1
+        if self.pulls < TRIM_EVERY:
+            return
+        if self.low >= SAMPLES // 2:  # 10 ms stood all second: not jitter
+            excess = self.low - TRIM_TO
+            self.buffer = self.buffer[excess:]
+            self.trimmed += excess
+        self.low = MAX_SOURCE_BUFFER
+        self.pulls = 0
 
 
 def _mix_track_class() -> type[Any]:
