@@ -33,7 +33,7 @@ async def add(a: float, b: float) -> str:
 @pytest.fixture(scope="module")
 def llm() -> Iterator[llama.LLM]:
     model = llama.LLM(temperature=0.0, max_tokens=48)
-    model.prewarm()  # loads once for the module; sessions of the module share it
+    model.load_blocking()  # loads once for the module; sessions of the module share it
     yield model
 
 
@@ -137,7 +137,9 @@ async def test_cancelling_a_stream_stops_generation(llm: llama.LLM) -> None:
 
 def test_models_share_one_server_per_process(llm: llama.LLM) -> None:
     other = llama.LLM(temperature=0.9)
-    other.prewarm()
+    other.prewarm()  # in the background, and quick: the model is already loaded
+    assert other._prewarm_thread is not None
+    other._prewarm_thread.join(timeout=30)
     assert other.server is llm.server
     assert (
         len([p for p in llama.loaded_servers() if p.path.endswith("0.5b-instruct-q4_k_m.gguf")])
@@ -180,8 +182,14 @@ def test_bad_configuration_gets_clear_errors() -> None:
         llama.LLM(max_tokens=0)
 
 
-async def test_a_missing_gguf_fails_the_stream_without_retrying(tmp_path: object) -> None:
+async def test_a_missing_gguf_fails_the_stream_without_retrying(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     missing = llama.LLM(model="/nonexistent/dir/model.gguf")
+    missing.prewarm()  # in the background: it returns at once and logs the failure
+    assert missing._prewarm_thread is not None
+    missing._prewarm_thread.join(timeout=10)
+    assert "GGUF model file not found" in caplog.text
     with pytest.raises(APIConnectionError, match="GGUF model file not found") as info:
         await missing.chat(chat_ctx=chat("hi")).collect()
     assert info.value.retryable is False

@@ -21,7 +21,7 @@ CONN = APIConnectOptions(max_retry=1, retry_interval=0.1, timeout=60.0)
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     local = llama.LLM()
-    local.prewarm()  # the per-process server: it also listens on 127.0.0.1
+    local.load_blocking()  # the per-process server: it also listens on 127.0.0.1
     address = local.server.listening_address
     assert address.startswith("http://127.0.0.1:")
     yield f"{address}/v1"

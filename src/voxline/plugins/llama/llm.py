@@ -14,6 +14,7 @@ turn, which the session does by itself when an agent becomes active.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,8 @@ from ._prompt import branches_for, build_grammar, build_messages, system_prompt,
 from ._server import ServerParams, load_server, request_executor, run_completion
 
 __all__ = ["LLM", "LLMStream"]
+
+logger = logging.getLogger("voxline.plugins.llama")
 
 _HEARTBEAT = 0.5  # s between keep-alives while the model loads or reads the prompt
 
@@ -83,6 +86,7 @@ class LLM(llm_base.LLM):
         self._progress = progress
         self._server: Any = None
         self._load_lock = threading.Lock()
+        self._prewarm_thread: threading.Thread | None = None
 
     @property
     def model(self) -> str:
@@ -98,14 +102,31 @@ class LLM(llm_base.LLM):
         return self._server
 
     def prewarm(self) -> None:
-        """Fetch and load the model now (blocking), e.g. in a worker's setup function."""
-        self._load()
+        """Start fetching and loading the model in a background thread and return at once
+        (the session calls it when an agent becomes active); a no-op once loaded. A failure
+        is logged here and raised by the first chat."""
+        if self._server is not None or self._prewarm_thread is not None:
+            return
+        self._prewarm_thread = threading.Thread(
+            target=self._load_logged, name="llama-prewarm", daemon=True
+        )
+        self._prewarm_thread.start()
+
+    def load_blocking(self) -> Any:
+        """Fetch and load the model now, blocking (e.g. in a worker's setup function)."""
+        return self._load()
 
     async def load(self) -> Any:
         """Fetch and load the model in a worker thread; returns the shared server."""
         if self._server is not None:
             return self._server
         return await asyncio.to_thread(self._load)
+
+    def _load_logged(self) -> None:
+        try:
+            self._load()
+        except Exception as e:
+            logger.warning("loading local LLM %r failed: %s", self._model, e)
 
     def _load(self) -> Any:
         with self._load_lock:
