@@ -416,6 +416,10 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                 raise RuntimeError(
                     "the session already has a RoomIO (started by hand): call start() without room="
                 )
+            if job is not None and room is job.room and not room.isconnected():
+                # `session.start(room=ctx.room)` without `await ctx.connect()` first, as
+                # agent code is usually written: the job joins its room now
+                await job.connect()
             self._room_io = room_io_module.RoomIO(self, room, options=room_options)
             await self._room_io.start()
         self._tasks.create(self._scheduler.run(), name="speech_scheduler")
