@@ -89,8 +89,9 @@ async def one(
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=llama.DEFAULT_MODEL)
+    parser.add_argument("--tool-format", choices=["text", "json"], default="text")
     args = parser.parse_args()
-    llm = llama.LLM(model=args.model, temperature=0.0, max_tokens=64)
+    llm = llama.LLM(model=args.model, temperature=0.0, max_tokens=64, tool_format=args.tool_format)
     t0 = time.perf_counter()
     await llm.load()
     print(f"load {time.perf_counter() - t0:.2f} s")
@@ -132,7 +133,7 @@ async def main() -> None:
             f"prompt_n {timings.get('prompt_n')} -> {out[:70]!r}"
         )
     print(
-        f"model {args.model}: tool choice {ok}/{len(CASES)}, "
+        f"model {args.model} ({args.tool_format}): tool choice {ok}/{len(CASES)}, "
         f"median ttft (prewarmed) {statistics.median(ttfts):.2f} s, "
         f"decode {statistics.median(speeds):.1f} tok/s"
     )

@@ -182,7 +182,7 @@ def test_branches_follow_tool_choice_and_force_a_reply_after_a_result() -> None:
 
 
 def test_the_grammar_is_compact_json_with_one_branch_per_tool_and_closed_objects() -> None:
-    grammar = build_grammar((True, (add,)))
+    grammar = build_grammar((True, (add,)), "json")
     head, _, schema_text = grammar.partition("start: %json ")
     assert head.startswith("%llguidance {}")
     schema = json.loads(schema_text)
@@ -193,5 +193,28 @@ def test_the_grammar_is_compact_json_with_one_branch_per_tool_and_closed_objects
     assert call["properties"]["arguments"]["additionalProperties"] is False
     assert call["properties"]["arguments"]["properties"]["a"]["type"] == "number"
     assert reply["properties"] == {"tool": {"const": "none"}, "reply": {"type": "string"}}
-    only_tools = json.loads(build_grammar((False, (add,))).partition("start: %json ")[2])
+    only_tools = json.loads(build_grammar((False, (add,)), "json").partition("start: %json ")[2])
     assert len(only_tools["anyOf"]) == 1
+
+
+def test_the_text_format_lets_a_reply_start_at_once_and_keeps_calls_compact_json() -> None:
+    grammar = build_grammar((True, (add,)))  # "text" is the default
+    head, _, rest = grammar.partition("start: call | REPLY\ncall: %json ")
+    assert head == "%llguidance {}\n"
+    schema_text, _, reply_rule = rest.partition("\nREPLY: ")
+    # a reply opens with anything but "{", a fence or blank space: the first token decides
+    assert reply_rule == "/[^{`\\s][\\s\\S]*/"
+    schema = json.loads(schema_text)
+    call, none = schema["anyOf"]
+    assert call["properties"]["tool"] == {"const": "add"}
+    assert none["properties"] == {"tool": {"const": "none"}, "reply": {"type": "string"}}
+    # calls only: no plain reply branch
+    assert "REPLY" not in build_grammar((False, (add,)))
+    # a reply is due (after a tool result): the "none" object, as in the json format
+    assert build_grammar((True, ())) == build_grammar((True, ()), "json")
+
+
+def test_the_text_format_prompt_asks_for_plain_replies() -> None:
+    text = system_prompt("Be brief.", [add])
+    assert "plain spoken words" in text and "- none:" in text
+    assert '{"tool": "none", "reply"' in system_prompt("Be brief.", [add], "json")

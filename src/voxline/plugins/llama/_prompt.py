@@ -1,8 +1,15 @@
 """What a local model is sent: the system prompt, the history and the action grammar.
 
 Small local models do not produce reliable native tool calls, so tools are described in the
-system prompt and the answer is constrained (llguidance, through llama.cpp's `grammar`) to
-one compact JSON object: a tool call or `{"tool":"none","reply":...}`.
+system prompt and the answer is constrained (llguidance, through llama.cpp's `grammar`).
+Two formats (`ToolFormat`):
+
+- `"text"` (the default): a plain spoken reply, or one compact JSON tool call
+  `{"tool":NAME,"arguments":{...}}`. A reply's first word is the first token decoded, which
+  is what a voice agent waits for.
+- `"json"`: always one JSON object, a tool call or `{"tool":"none","reply":...}`. The
+  explicit "none" choice is a little more reliable with the smallest models, at the price
+  of about eight tokens of JSON before the first word of every reply.
 
 The system prompt is byte-identical from one turn to the next (tool descriptions first, in
 the agent's order, then the instructions), so llama.cpp's prompt cache keeps it evaluated
@@ -15,14 +22,16 @@ import copy
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ...llm.chat_context import ChatContext, ChatMessage
 from ...llm.llm import ToolChoice
 from ...llm.tool_context import FunctionTool
 
 __all__ = [
+    "TOOL_FORMATS",
     "Branches",
+    "ToolFormat",
     "branches_for",
     "build_grammar",
     "build_messages",
@@ -34,12 +43,20 @@ logger = logging.getLogger("voxline.plugins.llama")
 
 # which kinds of answer the grammar allows: a reply, some tool calls, or both
 Branches = tuple[bool, tuple[FunctionTool, ...]]
+ToolFormat = Literal["text", "json"]
+TOOL_FORMATS: tuple[ToolFormat, ...] = ("text", "json")
 
 _COMPACT = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
 
 _NONE_TOOL = (
     "- none: no tool; answer the user yourself. Use it for greetings, chat, facts and anything "
     "the other tools do not do."
+)
+_TEXT_RULES = (
+    'To call a tool, answer with only one JSON object: {"tool": "<tool name>", '
+    '"arguments": {...}}.\n'
+    "With none, answer the user directly in plain spoken words, with no JSON.\n"
+    "After a tool result, answer the user with it."
 )
 _ACTION_RULES = (
     "Answer with one JSON object and nothing else.\n"
@@ -49,17 +66,19 @@ _ACTION_RULES = (
 )
 
 
-def system_prompt(instructions: str, tools: Sequence[FunctionTool]) -> str:
+def system_prompt(
+    instructions: str, tools: Sequence[FunctionTool], tool_format: ToolFormat = "text"
+) -> str:
     """The system message for `instructions` with `tools` described first."""
     if not tools:
         return instructions
-    # "none" listed as a tool of its own: without it, small models call a tool for questions
-    # no tool answers (8/8 right instead of 6/8 for the 1.5B on benchmarks/local_llm.py)
+    # "none" listed as a tool of its own: without it, small models call a tool for
+    # questions no tool answers (8/8 right instead of 6/8 for the 1.5B)
     lines = ["You can call these tools:", _NONE_TOOL]
     for tool in tools:
         lines.append(f"- {tool.name}: {_one_line(tool.info.description) or 'no description'}")
         lines.append(f"  arguments: {_describe_parameters(tool.info.parameters)}")
-    lines.append(_ACTION_RULES)
+    lines.append(_ACTION_RULES if tool_format == "json" else _TEXT_RULES)
     return "\n".join(lines) + "\n\n" + instructions
 
 
@@ -86,10 +105,13 @@ def branches_for(
     return True, tuple(tools)
 
 
-def build_grammar(branches: Branches) -> str:
-    """An llguidance grammar for the allowed answers, in compact JSON (no whitespace tokens
-    to decode, which at 30 tokens/s would add about half a second to each call)."""
+def build_grammar(branches: Branches, tool_format: ToolFormat = "text") -> str:
+    """An llguidance grammar for the allowed answers, with calls in compact JSON (no
+    whitespace tokens to decode, which at 30 tokens/s would add about half a second to each
+    call)."""
     allow_reply, tools = branches
+    if tool_format == "text":
+        return _text_grammar(allow_reply, tools)
     options: list[dict[str, Any]] = []
     defs: dict[str, Any] = {}
     for tool in tools:
@@ -107,8 +129,38 @@ def build_grammar(branches: Branches) -> str:
     return "%llguidance {}\nstart: %json " + json.dumps(schema)
 
 
+# a reply is any text that does not open with "{" or a ``` fence (nor with blank space), so
+# the choice between a reply and a call is made by the first token
+_REPLY = "REPLY: /[^{`\\s][\\s\\S]*/"
+
+
+def _text_grammar(allow_reply: bool, tools: tuple[FunctionTool, ...]) -> str:
+    if not tools:
+        # a reply is due, typically right after a tool result: the history there shows the
+        # model JSON, and held to plain text it writes the call again in other brackets;
+        # held to the "none" object it answers (the JSON costs a few tokens on this step only)
+        return build_grammar((True, ()), "json")
+    options: list[dict[str, Any]] = []
+    defs: dict[str, Any] = {}
+    for tool in tools:
+        params = _closed(copy.deepcopy(tool.info.parameters))
+        for name, definition in params.pop("$defs", {}).items():
+            defs.setdefault(name, definition)
+        options.append(_object({"tool": {"const": tool.name}, "arguments": params}))
+    if allow_reply:
+        # a model that opens "{" for a question no tool answers still has a way out
+        options.append(_object({"tool": {"const": "none"}, "reply": {"type": "string"}}))
+    schema: dict[str, Any] = {"x-guidance": _COMPACT, "anyOf": options}
+    if defs:
+        schema["$defs"] = defs
+    call = "%json " + json.dumps(schema)
+    if not allow_reply:
+        return "%llguidance {}\nstart: " + call
+    return "%llguidance {}\nstart: call | REPLY\ncall: " + call + "\n" + _REPLY
+
+
 def build_messages(
-    chat_ctx: ChatContext, tools: Sequence[FunctionTool]
+    chat_ctx: ChatContext, tools: Sequence[FunctionTool], tool_format: ToolFormat = "text"
 ) -> tuple[str, list[dict[str, Any]]]:
     """The system prompt and the chat messages after it. Past tool calls are written as the
     action JSON the model itself produces, so the history shows it the format it must use."""
@@ -135,7 +187,7 @@ def build_messages(
         elif item.type == "function_call_output":
             leading = False
             messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.output})
-    return system_prompt("\n".join(instructions), tools), messages
+    return system_prompt("\n".join(instructions), tools, tool_format), messages
 
 
 def with_system(system: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

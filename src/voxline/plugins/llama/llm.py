@@ -29,7 +29,15 @@ from ...llm.tool_context import FunctionTool, Tool, flatten_tools
 from .._files import ModelFileError
 from ._models import DEFAULT_MODEL, model_file, resolve_model_path
 from ._parser import ActionParser
-from ._prompt import branches_for, build_grammar, build_messages, system_prompt, with_system
+from ._prompt import (
+    TOOL_FORMATS,
+    ToolFormat,
+    branches_for,
+    build_grammar,
+    build_messages,
+    system_prompt,
+    with_system,
+)
 from ._server import ServerParams, load_server, request_executor, run_completion
 
 __all__ = ["LLM", "LLMStream"]
@@ -41,7 +49,9 @@ _HEARTBEAT = 0.5  # s between keep-alives while the model loads or reads the pro
 
 class LLM(llm_base.LLM):
     """llama.cpp through xllamacpp. `model` is a packaged model name (`qwen2.5-0.5b`,
-    `qwen2.5-1.5b`) or a path to a GGUF file.
+    `qwen2.5-1.5b`) or a path to a GGUF file. `tool_format` is how tool calls are asked
+    for: "text" (a plain reply or a JSON call; the first word of a reply comes first) or
+    "json" (every answer one JSON object; see `_prompt.py`).
 
     Models are shared per process: every LLM with the same file, `n_ctx`, `n_threads` and
     `n_parallel` uses one loaded server (see `_server.py`). `n_parallel` slots serve that
@@ -61,10 +71,13 @@ class LLM(llm_base.LLM):
         n_threads: int = 2,
         n_parallel: int = 1,
         chain_tool_calls: bool = False,
+        tool_format: ToolFormat = "text",
         prompt_timeout: float = 60.0,
         progress: bool = True,
     ) -> None:
         model_file(model)  # an unknown name fails here, not at the first turn
+        if tool_format not in TOOL_FORMATS:
+            raise ValueError(f"tool_format must be one of {TOOL_FORMATS}, got {tool_format!r}")
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         if max_tokens < 1:
@@ -82,6 +95,7 @@ class LLM(llm_base.LLM):
         self.n_threads = n_threads
         self.n_parallel = n_parallel
         self.chain_tool_calls = chain_tool_calls
+        self.tool_format: ToolFormat = tool_format
         self.prompt_timeout = prompt_timeout
         self._progress = progress
         self._server: Any = None
@@ -148,7 +162,7 @@ class LLM(llm_base.LLM):
         """Evaluate the system prompt these instructions and tools produce into the prompt
         cache, so the first turn only reads its own message. Returns llama.cpp's timings
         (`prompt_n` tokens read, `cache_n` reused), or None when there is nothing to warm."""
-        system = system_prompt(instructions, flatten_tools(tools))
+        system = system_prompt(instructions, flatten_tools(tools), self.tool_format)
         if not system:
             return None
         server = await self.load()
@@ -236,7 +250,7 @@ class LLMStream(llm_base.LLMStream):
             raise APIConnectionError(f"{llm.label}: {e}", retryable=False) from e
         tools = flatten_tools(self._tools)
         request = self._request(tools)
-        parser = ActionParser(plain_text_ok=not tools)
+        parser = ActionParser(plain_text_ok=not tools or llm.tool_format == "text")
         loop = asyncio.get_running_loop()
         stop = threading.Event()
 
@@ -290,7 +304,7 @@ class LLMStream(llm_base.LLMStream):
 
     def _request(self, tools: list[FunctionTool]) -> dict[str, Any]:
         llm = self._local
-        system, messages = build_messages(self._chat_ctx, tools)
+        system, messages = build_messages(self._chat_ctx, tools, llm.tool_format)
         request: dict[str, Any] = {
             "messages": with_system(system, messages),
             "stream": True,
@@ -310,7 +324,7 @@ class LLMStream(llm_base.LLMStream):
                 )
             except ValueError as e:
                 raise APIError(f"{llm.label}: {e}", retryable=False) from e
-            request["grammar"] = build_grammar(branches)
+            request["grammar"] = build_grammar(branches, llm.tool_format)
         return request
 
 
