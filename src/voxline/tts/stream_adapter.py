@@ -10,7 +10,21 @@ from .tts import TTS, ChunkedStream, SynthesizedAudio, SynthesizeStream, TTSCapa
 
 
 class StreamAdapter(TTS):
-    def __init__(self, *, tts: TTS, min_sentence_len: int = 20, stream_context_len: int = 10):
+    """`min_sentence_len` merges short sentences into the next one (fewer, more natural TTS
+    calls), except for a reply's first sentence, which goes out as soon as it reaches
+    `first_sentence_min_len`: a short opener ("Sure.") then starts the audio while the model
+    is still writing the rest."""
+
+    def __init__(
+        self,
+        *,
+        tts: TTS,
+        min_sentence_len: int = 20,
+        stream_context_len: int = 10,
+        first_sentence_min_len: int = 0,
+    ):
+        if first_sentence_min_len < 0:
+            raise ValueError(f"first_sentence_min_len must be >= 0, got {first_sentence_min_len}")
         super().__init__(
             capabilities=TTSCapabilities(streaming=True, aligned_transcript=False),
             sample_rate=tts.sample_rate,
@@ -18,6 +32,7 @@ class StreamAdapter(TTS):
         )
         self._tts = tts
         self._min_sentence_len = min_sentence_len
+        self._first_sentence_min_len = first_sentence_min_len
         self._stream_context_len = stream_context_len
 
     @property
@@ -48,22 +63,30 @@ class _AdapterStream(SynthesizeStream):
         self._adapter = adapter
 
     async def _run(self, text: Chan[str | SegmentEnd]) -> None:
-        splitter = self._new_splitter()
+        splitter = self._new_splitter(first=True)
+        first = True
         async for piece in text:
             if isinstance(piece, str):
                 sentences = splitter.push_text(piece)
+                if first and sentences:
+                    # the first sentence is out: the rest of the reply is grouped as usual
+                    first = False
+                    rest = splitter.pending_text
+                    splitter = self._new_splitter(first=False)
+                    sentences += splitter.push_text(rest)
             else:
                 sentences = splitter.flush()
-                splitter = self._new_splitter()
+                splitter, first = self._new_splitter(first=True), True
             for sentence in sentences:
                 await self._synthesize(sentence)
         for sentence in splitter.flush():
             await self._synthesize(sentence)
 
-    def _new_splitter(self) -> SentenceStream:
+    def _new_splitter(self, *, first: bool) -> SentenceStream:
+        adapter = self._adapter
+        min_len = adapter._first_sentence_min_len if first else adapter._min_sentence_len
         return SentenceStream(
-            min_sentence_len=self._adapter._min_sentence_len,
-            stream_context_len=self._adapter._stream_context_len,
+            min_sentence_len=min_len, stream_context_len=adapter._stream_context_len
         )
 
     async def _synthesize(self, sentence: str) -> None:
