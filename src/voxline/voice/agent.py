@@ -242,7 +242,9 @@ class Agent:
                     raise RuntimeError(
                         f"{stt.label} is not streaming and needs a VAD to segment speech"
                     )
-                stt = StreamAdapter(stt=stt, vad=vad)
+                # a batch STT may offer to start before the VAD's end of speech
+                early = getattr(stt, "early_recognition", None)
+                stt = StreamAdapter(stt=stt, vad=vad, early_recognition=early)
             stream = stt.stream(conn_options=session.conn_options.stt_conn_options)
 
             async def forward() -> None:

@@ -50,8 +50,15 @@ class STT(stt.STT):
         beam_size: int = 1,
         cpu_threads: int = 2,
         compute_type: str = "int8",
+        early_recognition: float | None = 0.2,
     ) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
+        if early_recognition is not None and early_recognition < 0:
+            raise ValueError(f"early_recognition must be >= 0 or None, got {early_recognition}")
+        # seconds of silence after which the session's stream adapter starts recognizing
+        # (see voxline.stt.StreamAdapter): a local model costs no money per call, so a
+        # speculation dropped when the user goes on speaking only costs CPU
+        self.early_recognition = early_recognition
         self._spec = whisper_spec(model)
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
