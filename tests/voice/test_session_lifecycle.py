@@ -334,3 +334,44 @@ async def test_resampled_output_keeps_every_sample_of_a_segment() -> None:
     played = [round(e.playback_position, 4) for e in _audio(session).playback_finished_events]
     assert played == [0.8, 0.8]
     await session.aclose()
+
+
+class AudioTurnDetector:
+    """Says "complete" after 0.4 s of work; `audio_only` as an audio model declares it."""
+
+    unlikely_threshold = 0.5
+
+    def __init__(self, *, audio_only: bool) -> None:
+        self.audio_only = audio_only
+        self.started: list[float] = []
+
+    async def predict_end_of_turn(
+        self, chat_ctx: ChatContext, *, audio: list[AudioFrame] | None = None
+    ) -> float:
+        assert audio, "an audio detector gets the user's audio"
+        self.started.append(asyncio.get_running_loop().time())
+        await asyncio.sleep(0.4)
+        return 0.9
+
+
+@pytest.mark.virtual_time
+@pytest.mark.parametrize(("audio_only", "commit_after_final"), [(True, 0.1), (False, 0.4)])
+async def test_an_audio_only_detector_scores_the_turn_while_the_stt_works(
+    audio_only: bool, commit_after_final: float
+) -> None:
+    actions = FakeActions()
+    actions.add_user_speech(0.5, 2.5, "I am done", stt_delay=0.8)
+    detector = AudioTurnDetector(audio_only=audio_only)
+    session = create_session(actions, turn_handling={"turn_detection": detector})
+    timeline = record(session)
+    timeline.origin = await run_session(session, Agent(instructions="Listen."), drain_delay=7.0)
+    users = [e for e in timeline.of("conversation_item_added") if e.item.type == "message"]
+    finals = [e for e in timeline.of("user_input_transcribed") if e.is_final]
+    assert len(users) == 1 and len(finals) == 1
+    # the VAD declares the end at 3.0 s and the transcript comes at 3.3 s: with audio_only
+    # the detector started at 3.0 s and the turn is committed 0.1 s after the transcript,
+    # without it the detector starts at 3.3 s and takes its whole 0.4 s after it
+    assert approx(timeline.at(users[0]) - timeline.at(finals[0]), commit_after_final)
+    assert len(detector.started) == 1
+    started = detector.started[0] - timeline.origin
+    assert (started < timeline.at(finals[0])) is audio_only

@@ -276,6 +276,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._run_observer: Any = None
         self._user_turn_item_id: str | None = None
         self._turn_detector: TurnDetector | None = None
+        self._early_prediction: asyncio.Task[float] | None = None
 
     # ================================================================ properties
 
@@ -817,6 +818,10 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         if self._engine is None or self._lifecycle == "closed":
             return
         self._pending_inputs.append(event)
+        if isinstance(event, turns.SpeechStarted):
+            self._early_prediction = None  # the turn goes on: a verdict on its audio is stale
+        elif isinstance(event, turns.SpeechEnded):
+            self._start_early_prediction()
         if self._feeding:
             return
         self._feeding = True
@@ -906,20 +911,40 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                 cur._transcript_sync.resume()
         self._output_paused = False
 
+    def _start_early_prediction(self) -> None:
+        """An audio-only detector (`audio_only = True`, e.g. Smart Turn) needs no transcript:
+        score the turn as soon as the user stops speaking, while the STT is still working,
+        so the verdict is ready when the final transcript arrives."""
+        detector = self._turn_detector
+        if detector is None or not getattr(detector, "audio_only", False):
+            return
+        if self._recognition is None:
+            return
+        audio = self._recognition.recent_audio
+        if not audio:
+            return
+        task = self._tasks.create(
+            detector.predict_end_of_turn(ChatContext.empty(), audio=audio), name="eot_early"
+        )
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._early_prediction = task
+
     async def _predict_end_of_turn(self, transcript: str) -> None:
         detector = self._turn_detector
         agent = self._agent
         if detector is None or agent is None:
             return
-        ctx = agent.chat_ctx
-        ctx.add_message(role="user", content=transcript)
-        try:
-            probability = await asyncio.wait_for(
-                detector.predict_end_of_turn(
-                    ctx, audio=self._recognition.recent_audio if self._recognition else None
-                ),
-                timeout=2.0,
+        early, self._early_prediction = self._early_prediction, None
+        if early is not None:
+            prediction: Awaitable[float] = asyncio.shield(early)
+        else:
+            ctx = agent.chat_ctx
+            ctx.add_message(role="user", content=transcript)
+            prediction = detector.predict_end_of_turn(
+                ctx, audio=self._recognition.recent_audio if self._recognition else None
             )
+        try:
+            probability = await asyncio.wait_for(prediction, timeout=2.0)
         except Exception as e:
             # without a verdict the engine keeps max_delay: late is better than cutting in
             logger.warning("end-of-turn prediction failed: %r", e)

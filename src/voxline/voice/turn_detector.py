@@ -1,6 +1,9 @@
 """The end-of-turn detector protocol: a model that says how likely the user is done.
 
 Text models read the chat context; audio models also get the user's last seconds of audio.
+A detector with a true `audio_only` attribute reads nothing but the audio: the session then
+asks it as soon as the user stops speaking, while the STT is still at work, and uses that
+verdict when the transcript arrives (unless the user spoke again in between).
 """
 
 from __future__ import annotations

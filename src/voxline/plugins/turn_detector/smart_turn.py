@@ -55,6 +55,9 @@ class SmartTurn:
     def unlikely_threshold(self) -> float:
         return self._threshold
 
+    # the session may score a turn as soon as the user stops speaking: no transcript needed
+    audio_only = True
+
     @property
     def label(self) -> str:
         return "local/smart-turn"
