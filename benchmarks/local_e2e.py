@@ -51,7 +51,7 @@ QUESTIONS = [
     "What is ten plus five?",
     "Name a fruit that is yellow.",
 ]
-LEAD_IN = 2.0  # before the first question
+LEAD_IN = 6.0  # before the first question: the models load and the prompt is prewarmed
 GAP = 9.0  # after each question: room for the answer
 VOICED_DBFS = -40.0
 
@@ -156,18 +156,41 @@ def turn_metrics(events: list[MetricsCollectedEvent]) -> list[dict[str, float]]:
     return turns
 
 
-def latency(turns: int) -> None:
+def _trace(session: AgentSession[None], lines: list[str]) -> None:
+    """Record the session's turn-taking events on the loop clock (seconds from the first;
+    printed after the run, since the console owns the terminal while it runs)."""
+    loop = asyncio.get_event_loop()
+    origin: list[float] = []
+
+    def show(what: str) -> None:
+        t = loop.time()
+        origin[:] = origin or [t]
+        lines.append(f"  [{t - origin[0]:7.2f}] {what}")
+
+    session.on("user_state_changed", lambda ev: show(f"user {ev.new_state}"))
+    session.on("agent_state_changed", lambda ev: show(f"agent {ev.new_state}"))
+    session.on(
+        "user_input_transcribed",
+        lambda ev: ev.is_final and show(f"final transcript {ev.transcript!r}"),
+    )
+    session.on("metrics_collected", lambda ev: show(f"{type(ev.metrics).__name__}"))
+
+
+def latency(turns: int, trace: bool = False) -> None:
     questions = QUESTIONS[:turns]
     with tempfile.TemporaryDirectory() as tmp:
         in_wav, out_wav = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
         ends = build_input(in_wav, questions)
         sessions: list[AgentSession[None]] = []
         metrics: list[MetricsCollectedEvent] = []
+        trace_lines: list[str] = []
         original = assistant.make_session
 
         def recording_session() -> AgentSession[None]:
             session = original()
             session.on("metrics_collected", metrics.append)
+            if trace:
+                _trace(session, trace_lines)
             return session
 
         assistant.make_session = recording_session
@@ -178,6 +201,13 @@ def latency(turns: int) -> None:
         onsets = answer_onsets(out_wav, ends)
         history = sessions[0].history.items if sessions else []
 
+    if trace_lines:
+        print(
+            "events (seconds from the session's first event; questions end at "
+            + ", ".join(f"{e - LEAD_IN:.2f}" for e in ends)
+            + " from the input's start):"
+        )
+        print("\n".join(trace_lines))
     parts = turn_metrics(metrics)
     print(f"{'turn':<36} {'e2e s':>6} {'stt':>6} {'turn':>6} {'llm':>6} {'tts':>6}")
     for i, (q, onset) in enumerate(zip(questions, onsets)):
@@ -204,21 +234,26 @@ def latency(turns: int) -> None:
 
 
 async def _memory(counts: list[int]) -> None:
+    """In a fresh process: RSS before the models, with them loaded, then with N sessions."""
+    from voxline.plugins import llama, piper, silero, turn_detector, whisper
+    from voxline.testing import FakeAudioInput, FakeAudioOutput
+
     proc = psutil.Process(os.getpid())
 
     def rss() -> float:
         gc.collect()
         return float(proc.memory_info().rss) / 1e6
 
-    from voxline.testing import FakeAudioInput, FakeAudioOutput
-
     base = rss()
+    # the models are shared by every session of the process: load each once
+    await whisper.STT().load()
+    await llama.LLM().load()
+    await piper.TTS().load()
+    await asyncio.to_thread(silero.VAD.load)
+    await asyncio.to_thread(turn_detector.SmartTurn.load)
+    loaded = rss()
+    print(f"\nmemory (one process): {base:.0f} MB before the models, {loaded:.0f} MB with them")
     sessions: list[AgentSession[None]] = []
-    warm = assistant.make_session()
-    await warm.start(agent=assistant.Assistant())
-    sessions.append(warm)
-    print(f"\nmemory: {base:.0f} MB before models; ", end="")
-    print(f"{rss():.0f} MB with the models loaded and 1 session")
     for count in counts:
         while len(sessions) < count:
             s = assistant.make_session()
@@ -226,7 +261,8 @@ async def _memory(counts: list[int]) -> None:
             s.output.audio = FakeAudioOutput()
             await s.start(agent=assistant.Assistant())
             sessions.append(s)
-        print(f"  {count:>3} sessions: {rss():.0f} MB")
+        await asyncio.sleep(1.0)
+        print(f"  {count:>3} sessions: {rss():.0f} MB (+{rss() - loaded:.1f} MB)")
     for s in sessions:
         await s.aclose()
 
@@ -235,10 +271,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=6)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--trace", action="store_true", help="print the session's events")
+    parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    latency(max(1, min(args.turns, len(QUESTIONS))))
-    if not args.skip_memory:
+    if args.memory_only:
         asyncio.run(_memory([1, 5, 20]))
+        return
+    latency(max(1, min(args.turns, len(QUESTIONS))), trace=args.trace)
+    if not args.skip_memory:
+        subprocess.run([sys.executable, __file__, "--memory-only"], check=True)
 
 
 if __name__ == "__main__":

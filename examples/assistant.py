@@ -97,6 +97,7 @@ server = AgentServer()
 async def entrypoint(ctx: JobContext) -> None:
     session = make_session()
     await session.start(agent=Assistant(), room=ctx.room)
+    session.generate_reply(instructions="Greet the user in one short sentence.")
     await session.generate_reply(instructions="Greet the user in one short sentence.")
 
 
