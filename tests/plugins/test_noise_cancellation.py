@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from plugins.conftest import espeak_pcm
+from support.speech import espeak_pcm
 from voxline.audio import AudioFrame
 from voxline.audio.processing import AudioProcessor
 from voxline.plugins import noise_cancellation

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from plugins.conftest import espeak_pcm, join_with_silences
+from support.speech import espeak_pcm, join_with_silences
 from voxline import Agent, AgentSession
 from voxline.audio import AudioFrame, frames_from_array
 from voxline.models import UnknownModelError, resolve_model

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from plugins.conftest import espeak_pcm
+from support.speech import espeak_pcm
 from voxline import Agent, AgentSession
 from voxline.audio import AudioFrame, AudioResampler, frames_from_array
 from voxline.llm.chat_context import ChatContext

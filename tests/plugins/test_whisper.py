@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from plugins.conftest import espeak_pcm
+from support.speech import espeak_pcm
 from support.wer import wer
 from voxline import stt
 from voxline.audio import AudioFrame, AudioResampler, split_frame

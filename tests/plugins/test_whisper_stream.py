@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.conftest import espeak_pcm, join_with_silences, write_wav
+from support.speech import espeak_pcm, join_with_silences, write_wav
 from support.wer import wer
 from voxline import stt
 from voxline.audio import read_wav, split_frame

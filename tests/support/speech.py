@@ -1,6 +1,6 @@
-"""Shared helpers for the plugin tests: speech made with espeak-ng, silences, WAV files.
+"""Speech for tests: sentences spoken by espeak-ng, silences between them, WAV files.
 
-Other plugin tests import them: `from plugins.conftest import espeak_pcm, espeak_wav`.
+Used by the plugin and example tests: `from support.speech import espeak_pcm, espeak_wav`.
 """
 
 from __future__ import annotations
