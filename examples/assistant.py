@@ -90,7 +90,8 @@ def make_session() -> AgentSession[None]:
     )
 
 
-server = AgentServer()
+# one process holds the local models (about 1 GB) for all of its sessions
+server = AgentServer(job_memory_warn_mb=2000)
 
 
 @server.rtc_session()

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from voxline.cli._playground import (
@@ -83,7 +84,10 @@ def _claims(jwt: str) -> dict[str, object]:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))  # type: ignore[no-any-return]
 
 
-def test_the_command_serves_the_page_and_prints_a_url_with_a_room_token() -> None:
+@pytest.mark.parametrize(("stop", "codes"), [(signal.SIGINT, (0, 130)), (signal.SIGTERM, (143,))])
+def test_the_command_serves_the_page_and_prints_a_url_with_a_room_token(
+    stop: signal.Signals, codes: tuple[int, ...]
+) -> None:
     process = subprocess.Popen(
         [sys.executable, str(AGENT), "playground", "--port", "0", "--room", "lobby"],
         stdout=subprocess.PIPE,
@@ -116,11 +120,16 @@ def test_the_command_serves_the_page_and_prints_a_url_with_a_room_token() -> Non
             "canPublishData": True,
             "canUpdateOwnMetadata": True,
         }
+        agent_processes = psutil.Process(process.pid).children(recursive=True)
+        assert agent_processes, "the agent runs in a child process"
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         try:
             code = process.wait(30)
         finally:
             if process.poll() is None:
                 process.kill()
-    assert code in (0, 130)  # Ctrl+C ends it; the agent process is stopped with it
+    assert code in codes  # Ctrl+C or SIGTERM ends it
+    # ... and the agent process (in a session of its own) is stopped with it
+    _gone, alive = psutil.wait_procs(agent_processes, timeout=10)
+    assert not alive, alive

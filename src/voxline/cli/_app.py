@@ -491,6 +491,9 @@ def playground(
         except PlaygroundError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(1) from None
+        except asyncio.CancelledError:
+            typer.echo("terminated", err=True)
+            raise typer.Exit(143) from None
 
 
 # ============================================================================ download-files

@@ -73,8 +73,15 @@ async def run_playground(
     announce: Callable[[str], None],
     command: Sequence[str] | None = None,
 ) -> None:
-    """Serve until cancelled (Ctrl+C) or until the agent process exits."""
+    """Serve until cancelled (Ctrl+C), terminated (SIGTERM) or until the agent process exits.
+    SIGTERM cancels too, so the agent process (in its own session, which a signal to this
+    one does not reach) is always stopped, never left behind."""
     from ..server import RoomServer
+
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None and os.name == "posix":
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
 
     api_key = "playground"
     api_secret = secrets.token_urlsafe(32)  # fresh per run: old page URLs stop working
@@ -106,6 +113,8 @@ async def run_playground(
         if worker is not None:
             await _stop(worker)
         await server.aclose()
+        if task is not None and os.name == "posix":
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 async def _registered_agent(server: RoomServer, worker: asyncio.subprocess.Process) -> str:
