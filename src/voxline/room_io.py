@@ -1,45 +1,4 @@
-"""`from voxline import room_io`: RoomIO and its options."""
+"""`from voxline import room_io`: RoomIO and its options (`voxline.voice.room_io`)."""
 
-from .voice.room_io import (
-    ATTRIBUTE_AGENT_STATE,
-    ATTRIBUTE_SEGMENT_ID,
-    ATTRIBUTE_TRANSCRIBED_TRACK_ID,
-    ATTRIBUTE_TRANSCRIPTION_FINAL,
-    DEFAULT_CLOSE_ON_DISCONNECT_REASONS,
-    DEFAULT_PARTICIPANT_KINDS,
-    TOPIC_CHAT,
-    TOPIC_PRE_CONNECT_AUDIO,
-    TOPIC_TRANSCRIPTION,
-    AudioInputOptions,
-    AudioOutputOptions,
-    AudioProcessor,
-    NoiseCancellationParams,
-    RoomIO,
-    RoomOptions,
-    TextInputEvent,
-    TextInputOptions,
-    TextOutputOptions,
-    VideoInputOptions,
-)
-
-__all__ = [
-    "ATTRIBUTE_AGENT_STATE",
-    "ATTRIBUTE_SEGMENT_ID",
-    "ATTRIBUTE_TRANSCRIBED_TRACK_ID",
-    "ATTRIBUTE_TRANSCRIPTION_FINAL",
-    "DEFAULT_CLOSE_ON_DISCONNECT_REASONS",
-    "DEFAULT_PARTICIPANT_KINDS",
-    "TOPIC_CHAT",
-    "TOPIC_PRE_CONNECT_AUDIO",
-    "TOPIC_TRANSCRIPTION",
-    "AudioInputOptions",
-    "AudioOutputOptions",
-    "AudioProcessor",
-    "NoiseCancellationParams",
-    "RoomIO",
-    "RoomOptions",
-    "TextInputEvent",
-    "TextInputOptions",
-    "TextOutputOptions",
-    "VideoInputOptions",
-]
+from .voice.room_io import *  # noqa: F403
+from .voice.room_io import __all__ as __all__

@@ -112,6 +112,12 @@ def build_grammar(branches: Branches, tool_format: ToolFormat = "text") -> str:
     allow_reply, tools = branches
     if tool_format == "text":
         return _text_grammar(allow_reply, tools)
+    return "%llguidance {}\nstart: %json " + json.dumps(_action_schema(allow_reply, tools))
+
+
+def _action_schema(allow_reply: bool, tools: Sequence[FunctionTool]) -> dict[str, Any]:
+    """`anyOf` one object per tool call, plus the "none" reply object when a reply is allowed
+    (a model that opens "{" for a question no tool answers still has a way out)."""
     options: list[dict[str, Any]] = []
     defs: dict[str, Any] = {}
     for tool in tools:
@@ -126,7 +132,7 @@ def build_grammar(branches: Branches, tool_format: ToolFormat = "text") -> str:
     schema: dict[str, Any] = {"x-guidance": _COMPACT, "anyOf": options}
     if defs:
         schema["$defs"] = defs
-    return "%llguidance {}\nstart: %json " + json.dumps(schema)
+    return schema
 
 
 # a reply is any text that does not open with "{" or a ``` fence (nor with blank space), so
@@ -140,20 +146,7 @@ def _text_grammar(allow_reply: bool, tools: tuple[FunctionTool, ...]) -> str:
         # model JSON, and held to plain text it writes the call again in other brackets;
         # held to the "none" object it answers (the JSON costs a few tokens on this step only)
         return build_grammar((True, ()), "json")
-    options: list[dict[str, Any]] = []
-    defs: dict[str, Any] = {}
-    for tool in tools:
-        params = _closed(copy.deepcopy(tool.info.parameters))
-        for name, definition in params.pop("$defs", {}).items():
-            defs.setdefault(name, definition)
-        options.append(_object({"tool": {"const": tool.name}, "arguments": params}))
-    if allow_reply:
-        # a model that opens "{" for a question no tool answers still has a way out
-        options.append(_object({"tool": {"const": "none"}, "reply": {"type": "string"}}))
-    schema: dict[str, Any] = {"x-guidance": _COMPACT, "anyOf": options}
-    if defs:
-        schema["$defs"] = defs
-    call = "%json " + json.dumps(schema)
+    call = "%json " + json.dumps(_action_schema(allow_reply, tools))
     if not allow_reply:
         return "%llguidance {}\nstart: " + call
     return "%llguidance {}\nstart: call | REPLY\ncall: " + call + "\n" + _REPLY
