@@ -1,7 +1,7 @@
 """Drive the playground in headless Chromium over the DevTools protocol; run inside a
 loopback-only network namespace (`unshare -n`), so WebRTC can only use 127.0.0.1.
 
-    unshare -n python tests/browser/drive_playground.py command|scripted OUT_DIR
+    unshare -n python tests/browser/drive_playground.py command|scripted|assistant OUT_DIR
 
 `command`: starts `python playground_agent.py playground --port 0` (the real command and a
 real AgentSession) and opens the URL it prints. `scripted`: an in-process room server and a
@@ -35,6 +35,8 @@ import soxr
 
 HERE = Path(__file__).resolve().parent
 AGENT = HERE / "playground_agent.py"
+ASSISTANT = HERE.parent.parent / "examples" / "assistant.py"
+ASSISTANT_TIMEOUT = 120.0  # the local models load and read the system prompt first
 CHROMIUM = "/usr/bin/chromium"
 URL_TIMEOUT = 120.0
 PAGE_TIMEOUT = 60.0
@@ -61,9 +63,11 @@ def make_question_wav(path: Path) -> None:
         w.writeframes((np.clip(out, -1, 1) * 32767).astype(np.int16).tobytes())
 
 
-def start_playground(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_playground(
+    log: Path, argv: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     process = subprocess.Popen(
-        [sys.executable, str(AGENT), "playground", "--port", "0"],
+        argv or [sys.executable, str(AGENT), "playground", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=log.open("wb"),
         cwd=HERE,
@@ -169,7 +173,9 @@ def passed(snapshot: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-async def drive(url: str, port: int, out: Path, chat: str = "") -> dict[str, Any]:
+async def drive(
+    url: str, port: int, out: Path, chat: str = "", timeout: float = PAGE_TIMEOUT
+) -> dict[str, Any]:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{port}/json/list") as response:
             targets = await response.json()
@@ -189,7 +195,7 @@ async def drive(url: str, port: int, out: Path, chat: str = "") -> dict[str, Any
             await page.evaluate("document.getElementById('connect').click()")
             snapshot: dict[str, Any] = {}
             firsts: dict[str, float] = {}
-            while time.monotonic() - started < PAGE_TIMEOUT:
+            while time.monotonic() - started < timeout:
                 snapshot = await page.snapshot()
                 checks = passed(snapshot)
                 for name, ok in checks.items():
@@ -236,6 +242,16 @@ def run_command_mode(out: Path, wav: Path) -> dict[str, Any]:
         stop(playground)
 
 
+def run_assistant_mode(out: Path, wav: Path) -> dict[str, Any]:
+    """`voxline playground examples/assistant.py`: the main job, on the real local models."""
+    argv = [sys.executable, "-m", "voxline", "playground", str(ASSISTANT), "--port", "0"]
+    playground, url = start_playground(out / "playground.log", argv)
+    try:
+        return {"url": url.split("#")[0]} | run_browser(url, out, wav, timeout=ASSISTANT_TIMEOUT)
+    finally:
+        stop(playground)
+
+
 def run_scripted_mode(out: Path, wav: Path) -> dict[str, Any]:
     from scripted_agent import ScriptedRoom
 
@@ -249,12 +265,14 @@ def run_scripted_mode(out: Path, wav: Path) -> dict[str, Any]:
     return asyncio.run(scenario())
 
 
-def run_browser(url: str, out: Path, wav: Path, chat: str = "") -> dict[str, Any]:
+def run_browser(
+    url: str, out: Path, wav: Path, chat: str = "", timeout: float = PAGE_TIMEOUT
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as profile:
         chromium = start_chromium(Path(profile), wav, out / "chromium.log")
         try:
             port = asyncio.run(devtools_port(Path(profile), chromium))
-            return asyncio.run(drive(url, port, out, chat))
+            return asyncio.run(drive(url, port, out, chat, timeout))
         finally:
             stop(chromium, signal.SIGTERM)
 
@@ -265,7 +283,12 @@ def main() -> int:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     wav = out / "question.wav"
     make_question_wav(wav)
-    result = run_command_mode(out, wav) if mode == "command" else run_scripted_mode(out, wav)
+    modes = {
+        "command": run_command_mode,
+        "scripted": run_scripted_mode,
+        "assistant": run_assistant_mode,
+    }
+    result = modes[mode](out, wav)
     (out / "result.json").write_text(json.dumps(result, indent=2))
     return 0 if all(result.get("checks", {}).values()) else 1
 

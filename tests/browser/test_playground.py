@@ -3,7 +3,9 @@ espeak-ng question, over WebRTC on 127.0.0.1 inside a loopback-only network name
 
 `scripted`: the page against a scripted agent participant (the page on its own: audio both
 ways, transcripts, agent state, chat). `command`: `voxline playground` with an AgentSession
-on scripted models and the espeak-ng voice (the whole path a user takes).
+on scripted models and the espeak-ng voice (the whole path a user takes). `assistant`:
+`voxline playground examples/assistant.py`, the main job, on the real local models: Whisper
+must hear the question through WebRTC and the local LLM answer it.
 """
 
 from __future__ import annotations
@@ -68,6 +70,18 @@ def test_voxline_playground_with_an_agent_session(tmp_path: Path) -> None:
     transcript = result["snapshot"]["transcript"]
     assert any(s["user"] and s["final"] for s in transcript)
     assert any(not s["user"] and "Paris" in s["text"] for s in transcript)
+    assert result["snapshot"]["stats"]["inboundAudioBytes"] > 10_000
+    if os.environ.get("VOXLINE_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(tmp_path / "playground.png", DOCS_SCREENSHOT)
+
+
+@pytest.mark.browser
+@pytest.mark.models
+def test_the_main_job_hears_and_answers_a_browser_user(tmp_path: Path) -> None:
+    result = drive("assistant", tmp_path)
+    transcript = result["snapshot"]["transcript"]
+    assert any(s["user"] and "capital of france" in s["text"].lower() for s in transcript)
+    assert any(not s["user"] and "paris" in s["text"].lower() for s in transcript)
     assert result["snapshot"]["stats"]["inboundAudioBytes"] > 10_000
     if os.environ.get("VOXLINE_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(tmp_path / "playground.png", DOCS_SCREENSHOT)
