@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -156,19 +156,63 @@ def test_one_transcription_at_a_time_per_model() -> None:
 
             return segments(), Info()
 
-    loaded = LoadedWhisper(ModelKey("tiny.en", "int8", 2), Engine())
-    audio = np.zeros(16000, np.float32)
-    threads = [
-        threading.Thread(
-            target=loaded.transcribe, args=(audio,), kwargs={"language": "en", "beam_size": 1}
-        )
-        for _ in range(4)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(5)
-    assert most == 1
+    def busy() -> None:
+        nonlocal active, most
+        with lock:
+            active += 1
+            most = max(most, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+
+    class Result:
+        sequences_ids: ClassVar = [[1, 2]]
+        scores: ClassVar = [-0.1]
+
+    class Generator:
+        is_multilingual = False
+
+        def generate(self, features: Any, prompts: Any, **options: Any) -> list[Result]:
+            busy()
+            return [Result()]
+
+    class ShortEngine(Engine):
+        model = Generator()
+
+        def feature_extractor(self, audio: Any) -> Any:
+            return np.zeros((80, audio.size // 160), np.float32)
+
+    class Tokenizer:
+        sot_sequence = (50257,)
+        no_timestamps = 50362
+
+        def decode(self, ids: Any) -> str:
+            return " hello"
+
+    class ShortWhisper(LoadedWhisper):
+        def _tokenizer(self, language: str) -> Any:
+            return Tokenizer()
+
+    # language given: the short-window path; language None: faster-whisper's own path
+    for loaded, language in (
+        (ShortWhisper(ModelKey("tiny.en", "int8", 2), ShortEngine()), "en"),
+        (LoadedWhisper(ModelKey("base", "int8", 2), Engine()), None),
+    ):
+        most = 0
+        audio = np.zeros(16000, np.float32)
+        threads = [
+            threading.Thread(
+                target=loaded.transcribe,
+                args=(audio,),
+                kwargs={"language": language, "beam_size": 1},
+            )
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(5)
+        assert most == 1, language
 
 
 # ------------------------------------------------------------------ bad input
