@@ -355,7 +355,7 @@ class AudioTurnDetector:
 
 
 @pytest.mark.virtual_time
-@pytest.mark.parametrize(("audio_only", "commit_after_final"), [(True, 0.1), (False, 0.4)])
+@pytest.mark.parametrize(("audio_only", "commit_after_final"), [(True, 0.0), (False, 0.4)])
 async def test_an_audio_only_detector_scores_the_turn_while_the_stt_works(
     audio_only: bool, commit_after_final: float
 ) -> None:
@@ -368,10 +368,33 @@ async def test_an_audio_only_detector_scores_the_turn_while_the_stt_works(
     users = [e for e in timeline.of("conversation_item_added") if e.item.type == "message"]
     finals = [e for e in timeline.of("user_input_transcribed") if e.is_final]
     assert len(users) == 1 and len(finals) == 1
-    # the VAD declares the end at 3.0 s and the transcript comes at 3.3 s: with audio_only
-    # the detector started at 3.0 s and the turn is committed 0.1 s after the transcript,
-    # without it the detector starts at 3.3 s and takes its whole 0.4 s after it
+    # speech ends at 2.5 s, the VAD declares it at 3.0 s, the transcript comes at 3.3 s:
+    # with audio_only the detector starts after 0.3 s of silence (2.8 s) and its verdict is
+    # ready when the transcript comes; without it the detector starts at 3.3 s and takes its
+    # whole 0.4 s after the transcript
     assert approx(timeline.at(users[0]) - timeline.at(finals[0]), commit_after_final)
     assert len(detector.started) == 1
     started = detector.started[0] - timeline.origin
-    assert (started < timeline.at(finals[0])) is audio_only
+    assert approx(started, 2.8 if audio_only else 3.3)
+
+
+def test_a_pause_starts_the_early_verdict_and_speech_resuming_drops_it() -> None:
+    """Inside one VAD segment: 0.3 s of silence asks the audio-only detector; the silence
+    count falling back (the user went on) cancels it; the next pause asks again."""
+    from voxline.voice.recognition import Recognition
+
+    calls: list[str] = []
+
+    class Session:
+        def _start_early_prediction(self) -> None:
+            calls.append("start")
+
+        def _cancel_early_prediction(self) -> None:
+            calls.append("cancel")
+
+    recognition = Recognition.__new__(Recognition)
+    recognition._session = Session()  # type: ignore[assignment]
+    recognition._pause = 0.0
+    for silence in (0.0, 0.1, 0.2, 0.32, 0.35, 0.0, 0.1, 0.2, 0.31, 0.4):
+        recognition._track_pause(silence)
+    assert calls == ["start", "cancel", "start"]

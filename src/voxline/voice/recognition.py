@@ -23,6 +23,8 @@ logger = logging.getLogger("voxline.recognition")
 
 STT_RESTART_DELAY = 0.5
 TURN_AUDIO_SECONDS = 8.0
+# seconds of silence inside a speech segment before an audio-only turn model is asked
+EARLY_PREDICTION_SILENCE = 0.3
 
 
 class Recognition:
@@ -49,6 +51,7 @@ class Recognition:
         # only an audio end-of-turn model reads recent audio; nobody else pays for the buffer
         self._keep_turn_audio = keep_turn_audio
         self._user_speaking = False
+        self._pause = 0.0  # seconds of silence so far inside the current speech segment
         self._closed = False
         self.final_received = asyncio.Event()
 
@@ -109,13 +112,26 @@ class Recognition:
             t = now()
             if ev.type == VADEventType.START_OF_SPEECH:
                 self._user_speaking = True
+                self._pause = 0.0
                 self._feed(turns.SpeechStarted(t, started_at=t - ev.speech_duration))
             elif ev.type == VADEventType.INFERENCE_DONE:
                 if self._user_speaking:
                     self._feed(turns.SpeechProgress(t, ev.speech_duration))
+                    self._track_pause(ev.silence_duration)
             elif ev.type == VADEventType.END_OF_SPEECH:
                 self._user_speaking = False
+                self._pause = 0.0
                 self._feed(turns.SpeechEnded(t, ended_at=t - ev.silence_duration))
+
+    def _track_pause(self, silence: float) -> None:
+        """A pause inside the VAD's speech segment: after EARLY_PREDICTION_SILENCE of it an
+        audio-only end-of-turn model may start scoring the turn (the VAD itself declares the
+        end only after its `min_silence_duration`); speech resuming drops that verdict."""
+        if silence < self._pause:
+            self._session._cancel_early_prediction()
+        elif self._pause < EARLY_PREDICTION_SILENCE <= silence:
+            self._session._start_early_prediction()
+        self._pause = silence
 
     async def _audio_for_stt(self) -> AsyncIterator[AudioFrame]:
         async for frame in self._stt_audio:

@@ -819,7 +819,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             return
         self._pending_inputs.append(event)
         if isinstance(event, turns.SpeechStarted):
-            self._early_prediction = None  # the turn goes on: a verdict on its audio is stale
+            self._cancel_early_prediction()  # the turn goes on: a verdict on its audio is stale
         elif isinstance(event, turns.SpeechEnded):
             self._start_early_prediction()
         if self._feeding:
@@ -918,8 +918,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         detector = self._turn_detector
         if detector is None or not getattr(detector, "audio_only", False):
             return
-        if self._recognition is None:
-            return
+        if self._recognition is None or self._early_prediction is not None:
+            return  # already scoring this pause
         audio = self._recognition.recent_audio
         if not audio:
             return
@@ -928,6 +928,11 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         )
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         self._early_prediction = task
+
+    def _cancel_early_prediction(self) -> None:
+        if self._early_prediction is not None:
+            self._early_prediction.cancel()
+            self._early_prediction = None
 
     async def _predict_end_of_turn(self, transcript: str) -> None:
         detector = self._turn_detector
