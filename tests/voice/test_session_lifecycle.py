@@ -398,3 +398,34 @@ def test_a_pause_starts_the_early_verdict_and_speech_resuming_drops_it() -> None
     for silence in (0.0, 0.1, 0.2, 0.32, 0.35, 0.0, 0.1, 0.2, 0.31, 0.4):
         recognition._track_pause(silence)
     assert calls == ["start", "cancel", "start"]
+
+
+class SecondLookDetector(AudioTurnDetector):
+    """'Not finished' on the early, short-pause audio; 'finished' on a second look."""
+
+    def __init__(self) -> None:
+        super().__init__(audio_only=True)
+        self.verdicts = [0.1, 0.9]
+
+    async def predict_end_of_turn(
+        self, chat_ctx: ChatContext, *, audio: list[AudioFrame] | None = None
+    ) -> float:
+        await super().predict_end_of_turn(chat_ctx, audio=audio)
+        return self.verdicts.pop(0)
+
+
+@pytest.mark.virtual_time
+async def test_an_early_not_finished_gets_a_second_look_before_max_delay() -> None:
+    actions = FakeActions()
+    actions.add_user_speech(0.5, 2.5, "I am done", stt_delay=0.8)
+    detector = SecondLookDetector()
+    session = create_session(actions, turn_handling={"turn_detection": detector})
+    timeline = record(session)
+    timeline.origin = await run_session(session, Agent(instructions="Listen."), drain_delay=7.0)
+    users = [e for e in timeline.of("conversation_item_added") if e.item.type == "message"]
+    assert len(users) == 1
+    # asked at 2.8 s (0.3 s pause): 0.1; asked again when the transcript came (3.3 s): 0.9,
+    # so the turn ends at 3.7 s instead of waiting for max_delay
+    first, second = (t - timeline.origin for t in detector.started)
+    assert approx(first, 2.8) and approx(second, 3.3)
+    assert approx(timeline.at(users[0]), 3.7)

@@ -117,7 +117,8 @@ class Recognition:
             elif ev.type == VADEventType.INFERENCE_DONE:
                 if self._user_speaking:
                     self._feed(turns.SpeechProgress(t, ev.speech_duration))
-                    self._track_pause(ev.silence_duration)
+                    if ev.speaking:  # not the window that ends the segment (silence 0 there)
+                        self._track_pause(ev.silence_duration)
             elif ev.type == VADEventType.END_OF_SPEECH:
                 self._user_speaking = False
                 self._pause = 0.0

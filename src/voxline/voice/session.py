@@ -940,16 +940,22 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         if detector is None or agent is None:
             return
         early, self._early_prediction = self._early_prediction, None
-        if early is not None:
-            prediction: Awaitable[float] = asyncio.shield(early)
-        else:
-            ctx = agent.chat_ctx
-            ctx.add_message(role="user", content=transcript)
-            prediction = detector.predict_end_of_turn(
-                ctx, audio=self._recognition.recent_audio if self._recognition else None
-            )
+        ctx = agent.chat_ctx
+        ctx.add_message(role="user", content=transcript)
+
+        def ask() -> Awaitable[float]:
+            audio = self._recognition.recent_audio if self._recognition else None
+            return detector.predict_end_of_turn(ctx, audio=audio)
+
         try:
-            probability = await asyncio.wait_for(prediction, timeout=2.0)
+            if early is None:
+                probability = await asyncio.wait_for(ask(), timeout=2.0)
+            else:
+                probability = await asyncio.wait_for(asyncio.shield(early), timeout=2.0)
+                if probability < detector.unlikely_threshold:
+                    # scored on a short pause; "not finished" costs max_delay, so a second
+                    # look at the audio as it is now (with more silence) is worth its time
+                    probability = await asyncio.wait_for(ask(), timeout=2.0)
         except Exception as e:
             # without a verdict the engine keeps max_delay: late is better than cutting in
             logger.warning("end-of-turn prediction failed: %r", e)
