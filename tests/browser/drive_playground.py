@@ -268,7 +268,8 @@ def run_scripted_mode(out: Path, wav: Path) -> dict[str, Any]:
 def run_browser(
     url: str, out: Path, wav: Path, chat: str = "", timeout: float = PAGE_TIMEOUT
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helpers may still write to the profile as it is removed: ignore that
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         chromium = start_chromium(Path(profile), wav, out / "chromium.log")
         try:
             port = asyncio.run(devtools_port(Path(profile), chromium))
