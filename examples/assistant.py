@@ -85,8 +85,12 @@ def make_session() -> AgentSession[None]:
         stt="local/whisper-tiny.en",
         llm="local/qwen2.5-0.5b",
         tts="local/default",
-        turn_detection="local/smart-turn",
-        preemptive_generation=True,
+        turn_handling={
+            "turn_detection": "local/smart-turn",
+            # the reply (text and audio) is prepared from the final transcript while the
+            # turn is being decided; it plays only once the turn is committed
+            "preemptive_generation": {"enabled": True, "preemptive_tts": True},
+        },
     )
 
 

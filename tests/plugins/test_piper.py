@@ -227,3 +227,25 @@ async def test_closing_the_sentence_stream_stops_the_sentence_being_rendered(
     await stream.aclose()
     assert finished.is_set()  # the ONNX call was terminated, not left to finish unseen
     await asyncio.wait([consumer])
+
+
+@pytest.mark.models
+async def test_a_short_phrase_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    voice = piper.TTS()
+    loaded = await voice.load()
+    calls: list[str] = []
+    original = type(loaded).synthesize
+
+    def counting(self: Any, text: str, **options: Any) -> Any:
+        calls.append(text)
+        return original(self, text, **options)
+
+    monkeypatch.setattr(type(loaded), "synthesize", counting)
+    first = combine_frames((await render(voice, "Sure."))[0])
+    again = combine_frames((await render(voice, " Sure. "))[0])
+    long = "This sentence is longer than a short opener."
+    await render(voice, long)
+    await render(voice, long)
+    # the opener was synthesized once and replayed sample for sample; long ones every time
+    assert calls == ["Sure.", long, long]
+    assert np.array_equal(first.data, again.data) and first.duration > 0.2

@@ -9,6 +9,7 @@ Piper renders it, so a multi-sentence text starts playing after its first senten
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
 import threading
@@ -27,6 +28,11 @@ logger = logging.getLogger("voxline.plugins.piper")
 
 FRAME_SECONDS = 0.02
 """Frames as small as the output path moves them, so an interruption is heard within one."""
+
+PHRASE_CACHE_CHARS = 24
+PHRASE_CACHE_SIZE = 64
+"""Short sentences a voice agent says again and again ("Sure.", "Okay.") are kept rendered:
+an opener then costs no synthesis at all, and it is the one sentence the user waits for."""
 
 
 class TTS(tts.TTS):
@@ -64,6 +70,16 @@ class TTS(tts.TTS):
         self._speed = speed
         self._volume = volume
         self._speaker = speaker
+        # short sentences already rendered with these options, most recently used last
+        self._phrases: collections.OrderedDict[str, npt.NDArray[np.int16]] = (
+            collections.OrderedDict()
+        )
+
+    def _remember(self, text: str, pcm: npt.NDArray[np.int16]) -> None:
+        self._phrases[text] = pcm
+        self._phrases.move_to_end(text)
+        while len(self._phrases) > PHRASE_CACHE_SIZE:
+            self._phrases.popitem(last=False)
 
     @property
     def model(self) -> str:
@@ -111,9 +127,20 @@ class _PiperStream(tts.ChunkedStream):
     async def _run(self) -> None:
         piper_tts = self._tts
         assert isinstance(piper_tts, TTS)
-        if not self._text.strip():
+        text = self._text.strip()
+        if not text:
             return
         voice = await piper_tts.load()
+        samples = max(1, round(FRAME_SECONDS * voice.sample_rate))
+        cached = piper_tts._phrases.get(text)
+        if cached is not None:
+            piper_tts._phrases.move_to_end(text)
+            for frame in split_frame(
+                AudioFrame(cached, voice.sample_rate, 1, cached.size), samples
+            ):
+                self._emit(frame)
+            return
+        rendered: list[npt.NDArray[np.int16]] = []
         loop = asyncio.get_running_loop()
         sentences: Chan[npt.NDArray[np.int16]] = Chan()
         stop = SynthesisStop()
@@ -137,13 +164,15 @@ class _PiperStream(tts.ChunkedStream):
         worker = loop.run_in_executor(None, work)
         # the worker's last deliveries were scheduled before its completion: close after them
         worker.add_done_callback(lambda _: sentences.close())
-        samples = max(1, round(FRAME_SECONDS * voice.sample_rate))
         try:
             async for pcm in sentences:
+                rendered.append(pcm)
                 sentence = AudioFrame(pcm, voice.sample_rate, 1, pcm.size)
                 for frame in split_frame(sentence, samples):
                     self._emit(frame)
             await worker
+            if len(text) <= PHRASE_CACHE_CHARS and rendered:
+                piper_tts._remember(text, np.concatenate(rendered))
         finally:
             if not worker.done():
                 stop.set()  # cancelled: end the ONNX call now instead of after the sentence
