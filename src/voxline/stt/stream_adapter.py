@@ -78,7 +78,8 @@ class _AdapterStream(RecognizeStream):
                 elif ev.type == VADEventType.INFERENCE_DONE and early is not None and ev.speaking:
                     speech.extend(ev.frames)
                     if ev.silence_duration < silence and guess is not None:
-                        guess = self._drop(guess)  # the user went on speaking
+                        self._drop(guess)  # the user went on speaking
+                        guess = None
                     silence = ev.silence_duration
                     if guess is None and silence >= early:
                         guess = loop.create_task(self._recognize(list(speech)))
@@ -112,4 +113,3 @@ class _AdapterStream(RecognizeStream):
         task.cancel()
         # a recognition that fails after it was dropped must not be reported as unretrieved
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        return None

@@ -940,10 +940,10 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         if detector is None or agent is None:
             return
         early, self._early_prediction = self._early_prediction, None
-        ctx = agent.chat_ctx
-        ctx.add_message(role="user", content=transcript)
 
         def ask() -> Awaitable[float]:
+            ctx = agent.chat_ctx
+            ctx.add_message(role="user", content=transcript)
             audio = self._recognition.recent_audio if self._recognition else None
             return detector.predict_end_of_turn(ctx, audio=audio)
 

@@ -48,6 +48,7 @@ class LoadedWhisper:
         self.key = key
         self._model = model
         self._lock = threading.Lock()
+        self._tokenizers: dict[str, Any] = {}  # per language, made on first use
 
     def transcribe(
         self, audio: npt.NDArray[np.float32], *, language: str | None, beam_size: int
@@ -112,14 +113,21 @@ class LoadedWhisper:
         return Transcript(text=text, language=language, confidence=confidence)
 
     def _tokenizer(self, language: str) -> Any:
-        from faster_whisper.tokenizer import (  # type: ignore[import-untyped, unused-ignore]
-            Tokenizer,
-        )
+        tokenizer = self._tokenizers.get(language)
+        if tokenizer is None:
+            from faster_whisper.tokenizer import (  # type: ignore[import-untyped, unused-ignore]
+                Tokenizer,
+            )
 
-        model = self._model
-        return Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
-        )
+            model = self._model
+            tokenizer = Tokenizer(
+                model.hf_tokenizer,
+                model.model.is_multilingual,
+                task="transcribe",
+                language=language,
+            )
+            self._tokenizers[language] = tokenizer
+        return tokenizer
 
 
 SAMPLE_RATE = 16000
