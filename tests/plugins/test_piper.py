@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import sys
 import threading
 from typing import Any
@@ -122,9 +123,16 @@ async def test_cancelling_stops_the_synthesis_promptly(
 async def test_speed_and_volume(voice: piper.TTS) -> None:
     sentence = "Guided tours start every hour from the main hall."
     normal = combine_frames((await render(voice, sentence))[0])
-    fast = combine_frames((await render(piper.TTS(speed=2.0), sentence))[0])
+    fast_voice = piper.TTS(speed=2.0)
     quiet = combine_frames((await render(piper.TTS(volume=0.25), sentence))[0])
-    assert fast.duration < normal.duration * 0.7
+    # the voice draws random noise for its durations: compare medians of three renders
+    normal_durations = [normal.duration]
+    fast_durations = []
+    for _ in range(2):
+        normal_durations.append(combine_frames((await render(voice, sentence))[0]).duration)
+    for _ in range(3):
+        fast_durations.append(combine_frames((await render(fast_voice, sentence))[0]).duration)
+    assert statistics.median(fast_durations) < statistics.median(normal_durations) * 0.7
     peak = int(np.max(np.abs(normal.data)))
     assert peak > 30000  # peak-normalised
     assert int(np.max(np.abs(quiet.data))) == pytest.approx(peak / 4, rel=0.02)
