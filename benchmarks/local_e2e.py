@@ -51,7 +51,7 @@ QUESTIONS = [
     "What is ten plus five?",
     "Name a fruit that is yellow.",
 ]
-LEAD_IN = 6.0  # before the first question: the models load and the prompt is prewarmed
+LEAD_IN = 12.0  # before the first question: models load, the prompt is read, the greeting plays
 GAP = 9.0  # after each question: room for the answer
 VOICED_DBFS = -40.0
 

@@ -102,7 +102,6 @@ server = AgentServer(job_memory_warn_mb=2000)
 async def entrypoint(ctx: JobContext) -> None:
     session = make_session()
     await session.start(agent=Assistant(), room=ctx.room)
-    session.generate_reply(instructions="Greet the user in one short sentence.")
     await session.generate_reply(instructions="Greet the user in one short sentence.")
 
 

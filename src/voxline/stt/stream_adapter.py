@@ -5,7 +5,17 @@ by default), and a batch STT starts then. With `early_recognition` (seconds of s
 adapter starts recognizing the utterance speculatively as soon as that much silence is heard;
 if the speech resumes, the speculation is dropped, and if the VAD then declares the end of
 speech, its result is the final transcript. The hangover and the recognition overlap instead
-of adding up; the cost is a wasted recognition when the user pauses mid-sentence."""
+of adding up; the cost is a wasted recognition when the user pauses mid-sentence.
+
+An early result that is ready before the VAD has decided is sent at once as a
+PREFLIGHT_TRANSCRIPT: the session may start a preemptive reply on it while the VAD is still
+waiting out its silence.
+
+With `interim_interval` (seconds of speech), the utterance so far is also recognized while
+the user speaks, each time that much more speech has been heard and no recognition is
+running, and sent as an INTERIM_TRANSCRIPT. It costs a recognition per interval of speech, on
+cores that are otherwise idle while the user talks; a local LLM reads those words into its
+prompt cache meanwhile (see `voxline.voice.prompt_prefill`)."""
 
 from __future__ import annotations
 
@@ -19,13 +29,27 @@ from .stt import STT, RecognizeStream, SpeechEvent, SpeechEventType, STTCapabili
 
 
 class StreamAdapter(STT):
-    def __init__(self, *, stt: STT, vad: VAD, early_recognition: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        stt: STT,
+        vad: VAD,
+        early_recognition: float | None = None,
+        interim_interval: float | None = None,
+    ) -> None:
         if early_recognition is not None and early_recognition < 0:
             raise ValueError(f"early_recognition must be >= 0 or None, got {early_recognition}")
-        super().__init__(capabilities=STTCapabilities(streaming=True, interim_results=False))
+        if interim_interval is not None and interim_interval <= 0:
+            raise ValueError(f"interim_interval must be > 0 or None, got {interim_interval}")
+        super().__init__(
+            capabilities=STTCapabilities(
+                streaming=True, interim_results=interim_interval is not None
+            )
+        )
         self._stt = stt
         self._vad = vad
         self._early = early_recognition
+        self._interim_interval = interim_interval
 
     @property
     def wrapped_stt(self) -> STT:
@@ -67,26 +91,50 @@ class _AdapterStream(RecognizeStream):
         loop = asyncio.get_running_loop()
         forward_task = loop.create_task(forward())
         early = self._adapter._early
-        speech: list[AudioFrame] = []  # the utterance so far, for an early recognition
+        interval = self._adapter._interim_interval
+        keep_speech = early is not None or interval is not None
+        speech: list[AudioFrame] = []  # the utterance so far, for early and interim passes
         guess: asyncio.Task[SpeechEvent] | None = None
+        interim: asyncio.Task[SpeechEvent] | None = None
+        interim_at = 0.0  # seconds of speech the last interim pass heard
         silence = 0.0
         try:
             async for ev in vad_stream:
                 if ev.type == VADEventType.START_OF_SPEECH:
                     speech = list(ev.frames)
+                    interim_at = 0.0
                     self._emit(SpeechEvent(SpeechEventType.START_OF_SPEECH))
-                elif ev.type == VADEventType.INFERENCE_DONE and early is not None and ev.speaking:
+                elif ev.type == VADEventType.INFERENCE_DONE and keep_speech and ev.speaking:
                     speech.extend(ev.frames)
                     if ev.silence_duration < silence and guess is not None:
                         self._drop(guess)  # the user went on speaking
                         guess = None
                     silence = ev.silence_duration
-                    if guess is None and silence >= early:
+                    if early is not None and guess is None and silence >= early:
+                        if interim is not None:
+                            self._drop(interim)  # the guess says it, and sooner
+                            interim = None
                         guess = loop.create_task(self._recognize(list(speech)))
+                        guess.add_done_callback(self._preflight)
+                    elif (
+                        interval is not None
+                        and silence == 0.0
+                        and guess is None
+                        and (interim is None or interim.done())
+                        and ev.speech_duration - interim_at >= interval
+                    ):
+                        interim_at = ev.speech_duration
+                        interim = loop.create_task(self._recognize(list(speech)))
+                        interim.add_done_callback(self._interim)
                 elif ev.type == VADEventType.END_OF_SPEECH:
+                    if interim is not None:
+                        self._drop(interim)
+                        interim = None
                     # final first, so an "stt" turn detector sees the text when speech ends
                     if guess is not None:
-                        result = await guess
+                        pending, guess = guess, None
+                        pending.remove_done_callback(self._preflight)  # the final says it
+                        result = await pending
                     elif ev.frames:
                         result = await self._recognize(ev.frames)
                     else:
@@ -99,14 +147,31 @@ class _AdapterStream(RecognizeStream):
                     self._emit(SpeechEvent(SpeechEventType.END_OF_SPEECH))
         finally:
             forward_task.cancel()
-            if guess is not None:
-                self._drop(guess)
+            for task in (guess, interim):
+                if task is not None:
+                    self._drop(task)
             await vad_stream.aclose()
 
     async def _recognize(self, frames: list[AudioFrame]) -> SpeechEvent:
         return await self._adapter._stt.recognize(
             frames, language=self._language, conn_options=self._conn_options
         )
+
+    def _preflight(self, task: asyncio.Task[SpeechEvent]) -> None:
+        """An early recognition finished while the VAD still waits: say what it heard."""
+        if task.cancelled() or task.exception() is not None:
+            return  # dropped; a failure is raised where the VAD's end awaits the guess
+        result = task.result()
+        if result.alternatives and result.alternatives[0].text.strip():
+            self._emit(SpeechEvent(SpeechEventType.PREFLIGHT_TRANSCRIPT, result.alternatives))
+
+    def _interim(self, task: asyncio.Task[SpeechEvent]) -> None:
+        """An interim pass over the utterance so far finished while the user speaks on."""
+        if task.cancelled() or task.exception() is not None:
+            return  # dropped, or failed: the final recognition reports a lasting failure
+        result = task.result()
+        if result.alternatives and result.alternatives[0].text.strip():
+            self._emit(SpeechEvent(SpeechEventType.INTERIM_TRANSCRIPT, result.alternatives))
 
     @staticmethod
     def _drop(task: asyncio.Task[SpeechEvent]) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_MIN_SENTENCE_LEN", "split_sentences"]
+__all__ = ["DEFAULT_MIN_SENTENCE_LEN", "is_opener", "split_sentences"]
 
 DEFAULT_MIN_SENTENCE_LEN = 20
 
@@ -80,6 +80,24 @@ _STARTERS = frozenset(
     moreover furthermore similarly consequently hence note remember see
     """.split()
 )
+
+
+# One-word replies that open an answer. Unlike other words, they are a whole sentence as soon
+# as their "." or "!" arrives: none is an abbreviation ("No." is left out for "No. 5").
+_OPENER_WORDS = frozenset(
+    """
+    sure okay ok yes yeah right alright certainly absolutely great hi hello hey sorry hmm
+    well thanks understood done indeed exactly
+    """.split()
+)
+_OPENER = re.compile(r"\s*([^\W\d_]+)[.!]\s*")
+
+
+def is_opener(text: str) -> bool:
+    """True for a one-word opening sentence such as "Sure." whose end needs no look-ahead:
+    a reply's first audio can start before the model writes the next word."""
+    match = _OPENER.fullmatch(text)
+    return match is not None and match.group(1).lower() in _OPENER_WORDS
 
 
 def split_sentences(text: str, *, min_sentence_len: int = DEFAULT_MIN_SENTENCE_LEN) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from .._utils.aio import Chan, SegmentEnd
 from ..tokenize import SentenceStream
+from ..tokenize.sentences import is_opener
 from .tts import TTS, ChunkedStream, SynthesizedAudio, SynthesizeStream, TTSCapabilities
 
 
@@ -68,6 +69,10 @@ class _AdapterStream(SynthesizeStream):
         async for piece in text:
             if isinstance(piece, str):
                 sentences = splitter.push_text(piece)
+                if first and not sentences and is_opener(splitter.pending_text):
+                    # "Sure." is a sentence already: speak it without waiting for a word more
+                    sentences = [splitter.pending_text.strip()]
+                    splitter = self._new_splitter(first=True)
                 if first and sentences:
                     # the first sentence is out: the rest of the reply is grouped as usual
                     first = False

@@ -244,7 +244,10 @@ class Agent:
                     )
                 # a batch STT may offer to start before the VAD's end of speech
                 early = getattr(stt, "early_recognition", None)
-                stt = StreamAdapter(stt=stt, vad=vad, early_recognition=early)
+                interim = getattr(stt, "interim_interval", None)
+                stt = StreamAdapter(
+                    stt=stt, vad=vad, early_recognition=early, interim_interval=interim
+                )
             stream = stt.stream(conn_options=session.conn_options.stt_conn_options)
 
             async def forward() -> None:

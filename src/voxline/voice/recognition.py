@@ -24,7 +24,7 @@ logger = logging.getLogger("voxline.recognition")
 STT_RESTART_DELAY = 0.5
 TURN_AUDIO_SECONDS = 8.0
 # seconds of silence inside a speech segment before an audio-only turn model is asked
-EARLY_PREDICTION_SILENCE = 0.3
+EARLY_PREDICTION_SILENCE = 0.2
 
 
 class Recognition:
@@ -75,6 +75,11 @@ class Recognition:
             self._tasks.append(loop.create_task(self._vad_loop(), name="vad"))
         if self._has_stt:
             self._tasks.append(loop.create_task(self._stt_loop(), name="stt"))
+
+    @property
+    def user_pausing(self) -> bool:
+        """The VAD hears silence inside the user's speech: the end of the turn may be near."""
+        return self._user_speaking and self._pause > 0.0
 
     @property
     def recent_audio(self) -> list[AudioFrame]:
@@ -130,6 +135,7 @@ class Recognition:
         end only after its `min_silence_duration`); speech resuming drops that verdict."""
         if silence < self._pause:
             self._session._cancel_early_prediction()
+            self._feed(turns.SpeechResumed(now()))
         elif self._pause < EARLY_PREDICTION_SILENCE <= silence:
             self._session._start_early_prediction()
         self._pause = silence
@@ -165,7 +171,8 @@ class Recognition:
             self._feed(turns.SttEndOfSpeech(t))
         elif ev.type in (SpeechEventType.INTERIM_TRANSCRIPT, SpeechEventType.PREFLIGHT_TRANSCRIPT):
             self._session._on_transcript(ev.text, is_final=False, event=ev)
-            self._feed(turns.Transcript(t, ev.text, final=False))
+            preflight = ev.type == SpeechEventType.PREFLIGHT_TRANSCRIPT
+            self._feed(turns.Transcript(t, ev.text, final=False, preflight=preflight))
         elif ev.type == SpeechEventType.FINAL_TRANSCRIPT:
             self._session._on_transcript(ev.text, is_final=True, event=ev)
             self._feed(turns.Transcript(t, ev.text, final=True))

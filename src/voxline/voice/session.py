@@ -36,7 +36,7 @@ from ..llm.tool_context import (
     ToolFlag,
     flatten_tools,
 )
-from ..stt.stt import STT, SpeechEvent
+from ..stt.stt import STT, SpeechEvent, SpeechEventType
 from ..tts.tts import TTS
 from ..vad import VAD
 from ..video import VideoFrame, VoiceActivityVideoSampler, encode_image
@@ -70,6 +70,7 @@ from .ivr import (
     IVRSilenceEvent,
     make_dtmf_tool,
 )
+from .prompt_prefill import PromptPrefiller
 from .recognition import Recognition
 from .reply import Reply
 from .reporting import error_payload, llm_metrics, model_kind, tts_metrics
@@ -277,6 +278,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._user_turn_item_id: str | None = None
         self._turn_detector: TurnDetector | None = None
         self._early_prediction: asyncio.Task[float] | None = None
+        self._prefiller = PromptPrefiller(self._tasks)
 
     # ================================================================ properties
 
@@ -984,6 +986,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         self._agent_state = state
         self._ivr_rearm_silence()
         self.emit("agent_state_changed", AgentStateChangedEvent(old_state=old, new_state=state))
+        if state == "listening":
+            self._prefill_llm(user_text="")
         if self._room_io is not None:
             self._room_io._on_agent_state(state)
 
@@ -1194,6 +1198,8 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
     def _on_transcript(self, text: str, *, is_final: bool, event: SpeechEvent) -> None:
         if text.strip():
             self._error_counts["stt"] = 0
+        if not is_final and event.type == SpeechEventType.INTERIM_TRANSCRIPT and text.strip():
+            self._prefill_partial_turn(text)
         if is_final and text.strip():
             self._ivr_on_prompt(text)
         alt = event.alternatives[0] if event.alternatives else None
@@ -1315,6 +1321,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         agent = self._agent
         if agent is None or self._closing:
             return
+        self._prefiller.cancel_pending()
         if self._preemptive is not None:
             self._tasks.create(self._discard_reply(self._preemptive.reply))
         ctx = agent.chat_ctx
@@ -1332,6 +1339,29 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         if self._turn_handling.preemptive_generation.preemptive_tts:
             reply.start_tts_early()
         self._preemptive = _Preemptive(reply, transcript, ctx, tuple(t.name for t in tools), None)
+
+    def _prefill_llm(self, *, user_text: str) -> None:
+        """Keep a local LLM's prompt cache ahead of the next request (see `prompt_prefill`):
+        the history and a user message with `user_text` (empty: the message's header, so
+        the next turn reads only its words)."""
+        agent = self._agent
+        if agent is None or self._closing or self._lifecycle != "running":
+            return
+        ctx = agent.chat_ctx
+        ctx.add_message(role="user", content=user_text)
+        self._prefiller.request(self._resolve_llm(agent), ctx, self._tools_for(agent))
+
+    def _prefill_partial_turn(self, interim: str) -> None:
+        """Speculative work on the user's words so far, so it follows the preemptive
+        generation setting. Not once the user pauses: the end-of-turn passes (the final
+        recognition, the turn model) are about to need the cores, and a prefill cannot be
+        stopped midway."""
+        engine, agent, recognition = self._engine, self._agent, self._recognition
+        if engine is None or agent is None or recognition is None or recognition.user_pausing:
+            return
+        if not self._turn_handling.preemptive_generation.enabled:
+            return
+        self._prefill_llm(user_text=f"{engine.transcript} {interim}".strip())
 
     async def _cancel_preemptive(self) -> None:
         pre = self._preemptive

@@ -55,6 +55,17 @@ class Transcript:
     t: float
     text: str
     final: bool
+    preflight: bool = False
+    """A not-yet-final transcript the STT expects to keep (e.g. recognized early in a pause):
+    enough to start a preemptive reply, not to commit the turn."""
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """The VAD heard speech again inside its segment, after a pause too short to end it: a
+    preflight transcript of that pause no longer holds."""
+
+    t: float
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,7 @@ TurnInput = Union[
     SpeechProgress,
     SpeechEnded,
     Transcript,
+    SpeechResumed,
     SttEndOfSpeech,
     TurnPrediction,
     AgentChanged,
@@ -260,6 +272,7 @@ class TurnEngine:
         self._limit_words = 0
         self._limit_duration = 0.0
         self._preemptive_transcript: str | None = None
+        self._preemptive_preflight = False  # started on a preflight no final confirmed yet
         self._preemptive_count = 0
         self._now = t
 
@@ -308,6 +321,8 @@ class TurnEngine:
             self._on_speech_ended(event, out)
         elif isinstance(event, Transcript):
             self._on_transcript(event, out)
+        elif isinstance(event, SpeechResumed):
+            self._on_speech_resumed(out)
         elif isinstance(event, SttEndOfSpeech):
             self._on_stt_end_of_speech(event, out)
         elif isinstance(event, TurnPrediction):
@@ -429,9 +444,19 @@ class TurnEngine:
         self._check_word_interruption(words, out)
         self._check_word_limit(words, out)
         if ev.final:
-            self._maybe_preempt(out)
+            self._maybe_preempt(self._final.strip(), out)
             if self._speaking_since is None:
                 self._schedule_end_of_turn(ev.t, out)
+        elif ev.preflight and text:
+            self._maybe_preempt(f"{self._final} {text}".strip(), out, preflight=True)
+
+    def _on_speech_resumed(self, out: list[TurnAction]) -> None:
+        if self._preemptive_preflight and self._preemptive_transcript is not None:
+            # the user went on: the reply to their pause is stale, and on a small machine
+            # it would take CPU from the recognition of what they are saying now
+            out.append(CancelPreemptiveReply())
+            self._preemptive_transcript = None
+            self._preemptive_preflight = False
 
     def _on_stt_end_of_speech(self, ev: SttEndOfSpeech, out: list[TurnAction]) -> None:
         if self.config.detection != "stt":
@@ -551,6 +576,7 @@ class TurnEngine:
         self._turn_started_at = self._speaking_since
         self._last_final_at = None
         self._preemptive_transcript = None
+        self._preemptive_preflight = False
         self._preemptive_count = 0
         self._untranscribed_since = self._speaking_since
         self._untranscribed_duration = 0.0
@@ -558,10 +584,14 @@ class TurnEngine:
         if self._speaking_since is None:
             self._last_speech_end = None
 
-    def _maybe_preempt(self, out: list[TurnAction]) -> None:
+    def _maybe_preempt(
+        self, transcript: str, out: list[TurnAction], *, preflight: bool = False
+    ) -> None:
         opts = self.config.preemptive
-        transcript = self._final.strip()
-        if not opts.enabled or not transcript or transcript == self._preemptive_transcript:
+        if transcript == self._preemptive_transcript:
+            self._preemptive_preflight = self._preemptive_preflight and preflight
+            return
+        if not opts.enabled or not transcript:
             return
         if self._turn_started_at is not None and (
             self._now - self._turn_started_at > opts.max_speech_duration
@@ -572,6 +602,7 @@ class TurnEngine:
         if self._preemptive_transcript is not None:
             out.append(CancelPreemptiveReply())
         self._preemptive_transcript = transcript
+        self._preemptive_preflight = preflight
         self._preemptive_count += 1
         out.append(StartPreemptiveReply(transcript))
 

@@ -7,8 +7,9 @@
 Generation runs in a worker thread; each token is handed to the event loop as it decodes.
 Cancelling the stream (an interruption) makes the token callback ask llama.cpp to stop, so
 the cores are free again within one token. Tool calls go through constrained JSON
-(see `_prompt.py`), and `prewarm_prompt()` evaluates the system prompt ahead of the first
-turn, which the session does by itself when an agent becomes active.
+(see `_prompt.py`). `prewarm_prompt()` evaluates the system prompt ahead of the first
+turn, which the session does by itself when an agent becomes active, and `prefill()` keeps
+the history and the words heard so far evaluated between turns.
 """
 
 from __future__ import annotations
@@ -160,18 +161,38 @@ class LLM(llm_base.LLM):
         self, instructions: str, tools: Sequence[Tool] = ()
     ) -> dict[str, Any] | None:
         """Evaluate the system prompt these instructions and tools produce into the prompt
-        cache, so the first turn only reads its own message. Returns llama.cpp's timings
-        (`prompt_n` tokens read, `cache_n` reused), or None when there is nothing to warm."""
-        system = system_prompt(instructions, flatten_tools(tools), self.tool_format)
+        cache, so the first turn only reads its own message. With tools, the request also
+        carries the tool grammar: the constraint engine's first use costs about a second of
+        setup, which belongs here rather than in the first answer. Returns llama.cpp's
+        timings (`prompt_n` tokens read, `cache_n` reused), or None when there is nothing to
+        warm."""
+        flat = flatten_tools(tools)
+        system = system_prompt(instructions, flat, self.tool_format)
         if not system:
             return None
+        request: dict[str, Any] = {"messages": [{"role": "system", "content": system}]}
+        if flat:
+            branches = branches_for(flat, None, after_tool_result=False, chain_tool_calls=False)
+            request["grammar"] = build_grammar(branches, self.tool_format)
+        return await self._evaluate(request)
+
+    async def prefill(
+        self, chat_ctx: ChatContext, tools: Sequence[Tool] = ()
+    ) -> dict[str, Any] | None:
+        """Evaluate `chat_ctx` into the prompt cache, so a request that starts with the same
+        messages reads only what follows. The session calls it with the history once a reply
+        is done (the next turn then pays for the user's words alone) and with a partial
+        transcript while the user still speaks (the cores are idle then). Returns llama.cpp's
+        timings."""
+        system, messages = build_messages(chat_ctx, flatten_tools(tools), self.tool_format)
+        # without the assistant header: the real request's words follow the last message,
+        # and the header tokens would be read for nothing
+        request = {"messages": with_system(system, messages), "add_generation_prompt": False}
+        return await self._evaluate(request)
+
+    async def _evaluate(self, request: dict[str, Any]) -> dict[str, Any] | None:
         server = await self.load()
-        request = {
-            "messages": [{"role": "system", "content": system}],
-            "max_tokens": 1,
-            "temperature": 0.0,
-            "cache_prompt": True,
-        }
+        request = {**request, "max_tokens": 1, "temperature": 0.0, "cache_prompt": True}
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(
             request_executor(), server.handle_chat_completions, request

@@ -48,13 +48,21 @@ class STT(stt.STT):
         *,
         language: str | None = "en",
         beam_size: int = 1,
-        cpu_threads: int = 2,
+        cpu_threads: int = 1,
         compute_type: str = "int8",
         early_recognition: float | None = 0.2,
+        interim_interval: float | None = 1.0,
     ) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         if early_recognition is not None and early_recognition < 0:
             raise ValueError(f"early_recognition must be >= 0 or None, got {early_recognition}")
+        if interim_interval is not None and interim_interval <= 0:
+            raise ValueError(f"interim_interval must be > 0 or None, got {interim_interval}")
+        # seconds of speech between passes over the utterance so far while the user talks
+        # (interim transcripts, and words a local LLM reads ahead); each pass takes about
+        # 0.25 s of one core. With many sessions in one process, None saves the model for
+        # the final passes, which queue behind each other's
+        self.interim_interval = interim_interval
         # seconds of silence after which the session's stream adapter starts recognizing
         # (see voxline.stt.StreamAdapter): a local model costs no money per call, so a
         # speculation dropped when the user goes on speaking only costs CPU
