@@ -257,3 +257,32 @@ async def test_a_short_phrase_is_rendered_once(monkeypatch: pytest.MonkeyPatch) 
     # the opener was synthesized once and replayed sample for sample; long ones every time
     assert calls == ["Sure.", long, long]
     assert np.array_equal(first.data, again.data) and first.duration > 0.2
+
+
+@pytest.mark.models
+async def test_prewarm_renders_the_openers_so_the_first_reply_costs_no_synthesis(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    voice = piper.TTS(warm_phrases=["Sure.", "Okay."])
+    loaded = await voice.load()
+    calls: list[str] = []
+    original = type(loaded).synthesize
+
+    def counting(self: Any, text: str, **options: Any) -> Any:
+        calls.append(text)
+        return original(self, text, **options)
+
+    monkeypatch.setattr(type(loaded), "synthesize", counting)
+    voice.prewarm()
+    voice.prewarm()  # once per TTS object
+    assert voice._warming is not None
+    await asyncio.to_thread(voice._warming.join, 30)
+    assert voice.phrases == ["Sure.", "Okay."]
+    frames, _, _ = await render(voice, "Sure.")
+    assert calls == ["Sure.", "Okay."]  # rendered by the prewarm only
+    assert combine_frames(frames).duration > 0.2
+
+
+def test_warm_phrases_must_fit_the_phrase_cache() -> None:
+    with pytest.raises(ValueError, match="warm_phrases must be at most 24 characters"):
+        piper.TTS(warm_phrases=["This opener is far too long to keep."])

@@ -432,3 +432,36 @@ async def test_an_early_not_finished_gets_a_second_look_before_max_delay() -> No
     first, second = (t - timeline.origin for t in detector.started)
     assert approx(first, 2.75) and approx(second, 3.3)
     assert approx(timeline.at(users[0]), 3.7)
+
+
+@pytest.mark.parametrize(
+    ("speaking", "pause", "preflight"),
+    [(True, 0.25, True), (False, 0.0, True), (True, 0.0, False)],
+)
+def test_a_preflight_counts_only_while_this_vad_hears_a_pause_or_the_end(
+    speaking: bool, pause: float, preflight: bool
+) -> None:
+    """The STT's own VAD may lag the session's by a window: a preflight that arrives when
+    the session's VAD already hears the user again reaches the engine as a plain interim."""
+    from voxline.stt.stt import SpeechData, SpeechEvent, SpeechEventType
+    from voxline.voice import turns
+    from voxline.voice.recognition import Recognition
+
+    fed: list[turns.TurnInput] = []
+
+    class Session:
+        def _on_transcript(self, text: str, *, is_final: bool, event: SpeechEvent) -> None:
+            pass
+
+    recognition = Recognition.__new__(Recognition)
+    recognition._session = Session()  # type: ignore[assignment]
+    recognition._vad = object()  # type: ignore[assignment]
+    recognition._feed = fed.append  # type: ignore[method-assign]
+    recognition._user_speaking = speaking
+    recognition._pause = pause
+    recognition._on_stt_event(
+        SpeechEvent(SpeechEventType.PREFLIGHT_TRANSCRIPT, [SpeechData(language="", text="hi")])
+    )
+    (transcript,) = fed
+    assert isinstance(transcript, turns.Transcript)
+    assert (transcript.final, transcript.preflight) == (False, preflight)

@@ -20,6 +20,7 @@ prompt cache meanwhile (see `voxline.voice.prompt_prefill`)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from .._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from .._utils.aio import Chan, SegmentEnd
@@ -78,6 +79,9 @@ class _AdapterStream(RecognizeStream):
         super().__init__(adapter, conn_options=conn_options)
         self._adapter = adapter
         self._language = language
+        # early and interim passes whose result is still wanted: a pass's done callback may
+        # already be queued when it is dropped or taken over, so the callbacks check this
+        self._wanted: set[asyncio.Task[SpeechEvent]] = set()
 
     async def _run(self, frames: Chan[AudioFrame | SegmentEnd]) -> None:
         vad_stream = self._adapter._vad.stream()
@@ -114,8 +118,7 @@ class _AdapterStream(RecognizeStream):
                         if interim is not None:
                             self._drop(interim)  # the guess says it, and sooner
                             interim = None
-                        guess = loop.create_task(self._recognize(list(speech)))
-                        guess.add_done_callback(self._preflight)
+                        guess = self._start_pass(speech, self._preflight)
                     elif (
                         interval is not None
                         and silence == 0.0
@@ -124,8 +127,7 @@ class _AdapterStream(RecognizeStream):
                         and ev.speech_duration - interim_at >= interval
                     ):
                         interim_at = ev.speech_duration
-                        interim = loop.create_task(self._recognize(list(speech)))
-                        interim.add_done_callback(self._interim)
+                        interim = self._start_pass(speech, self._interim)
                 elif ev.type == VADEventType.END_OF_SPEECH:
                     if interim is not None:
                         self._drop(interim)
@@ -133,7 +135,7 @@ class _AdapterStream(RecognizeStream):
                     # final first, so an "stt" turn detector sees the text when speech ends
                     if guess is not None:
                         pending, guess = guess, None
-                        pending.remove_done_callback(self._preflight)  # the final says it
+                        self._wanted.discard(pending)  # the final says it, not a preflight
                         result = await pending
                     elif ev.frames:
                         result = await self._recognize(ev.frames)
@@ -157,8 +159,19 @@ class _AdapterStream(RecognizeStream):
             frames, language=self._language, conn_options=self._conn_options
         )
 
+    def _start_pass(
+        self, speech: list[AudioFrame], on_done: Callable[[asyncio.Task[SpeechEvent]], None]
+    ) -> asyncio.Task[SpeechEvent]:
+        task = asyncio.get_running_loop().create_task(self._recognize(list(speech)))
+        self._wanted.add(task)
+        task.add_done_callback(on_done)
+        return task
+
     def _preflight(self, task: asyncio.Task[SpeechEvent]) -> None:
         """An early recognition finished while the VAD still waits: say what it heard."""
+        if task not in self._wanted:
+            return  # dropped (the user went on) or taken over by the final
+        self._wanted.discard(task)
         if task.cancelled() or task.exception() is not None:
             return  # dropped; a failure is raised where the VAD's end awaits the guess
         result = task.result()
@@ -167,14 +180,17 @@ class _AdapterStream(RecognizeStream):
 
     def _interim(self, task: asyncio.Task[SpeechEvent]) -> None:
         """An interim pass over the utterance so far finished while the user speaks on."""
+        if task not in self._wanted:
+            return
+        self._wanted.discard(task)
         if task.cancelled() or task.exception() is not None:
             return  # dropped, or failed: the final recognition reports a lasting failure
         result = task.result()
         if result.alternatives and result.alternatives[0].text.strip():
             self._emit(SpeechEvent(SpeechEventType.INTERIM_TRANSCRIPT, result.alternatives))
 
-    @staticmethod
-    def _drop(task: asyncio.Task[SpeechEvent]) -> None:
+    def _drop(self, task: asyncio.Task[SpeechEvent]) -> None:
+        self._wanted.discard(task)
         task.cancel()
         # a recognition that fails after it was dropped must not be reported as unretrieved
         task.add_done_callback(lambda t: t.cancelled() or t.exception())

@@ -171,7 +171,11 @@ class Recognition:
             self._feed(turns.SttEndOfSpeech(t))
         elif ev.type in (SpeechEventType.INTERIM_TRANSCRIPT, SpeechEventType.PREFLIGHT_TRANSCRIPT):
             self._session._on_transcript(ev.text, is_final=False, event=ev)
-            preflight = ev.type == SpeechEventType.PREFLIGHT_TRANSCRIPT
+            # a preflight comes from a pause; if this VAD already hears the user again (the
+            # STT's own VAD may lag it by a window), the words are only an interim now
+            preflight = ev.type == SpeechEventType.PREFLIGHT_TRANSCRIPT and not (
+                self._user_speaking and self._pause == 0.0
+            )
             self._feed(turns.Transcript(t, ev.text, final=False, preflight=preflight))
         elif ev.type == SpeechEventType.FINAL_TRANSCRIPT:
             self._session._on_transcript(ev.text, is_final=True, event=ev)

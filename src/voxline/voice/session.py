@@ -1223,6 +1223,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
     def _on_user_turn(self, action: turns.CommitUserTurn) -> None:
         agent = self._agent
         assert agent is not None
+        self._prefiller.cancel_pending()  # the reply's own request reads the prompt now
         metrics: dict[str, float] = {}
         if action.started_speaking_at is not None:
             metrics["started_speaking_at"] = action.started_speaking_at

@@ -457,6 +457,9 @@ class TurnEngine:
             out.append(CancelPreemptiveReply())
             self._preemptive_transcript = None
             self._preemptive_preflight = False
+            # a pause mid-sentence is not a failed attempt: the retry budget is for the
+            # turn's finals, or three pauses would leave the real end without an early reply
+            self._preemptive_count -= 1
 
     def _on_stt_end_of_speech(self, ev: SttEndOfSpeech, out: list[TurnAction]) -> None:
         if self.config.detection != "stt":

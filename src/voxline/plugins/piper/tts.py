@@ -13,6 +13,7 @@ import collections
 import functools
 import logging
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +35,10 @@ PHRASE_CACHE_SIZE = 64
 """Short sentences a voice agent says again and again ("Sure.", "Okay.") are kept rendered:
 an opener then costs no synthesis at all, and it is the one sentence the user waits for."""
 
+WARM_PHRASES = ("Sure.", "Okay.", "Yes.", "Certainly.", "Right.", "Hello!", "Sorry.")
+"""Rendered by `prewarm()`, so even the first reply's opener plays at once (about 60 ms of
+synthesis each, in the background while the session starts)."""
+
 
 class TTS(tts.TTS):
     """`TTS(voice="en_US-joe-medium")`: Piper at 22 050 Hz mono.
@@ -49,6 +54,7 @@ class TTS(tts.TTS):
         speed: float = 1.0,
         volume: float = 1.0,
         speaker: int | None = None,
+        warm_phrases: Sequence[str] = WARM_PHRASES,
     ) -> None:
         spec = voice_spec(voice)
         require_piper()
@@ -74,12 +80,35 @@ class TTS(tts.TTS):
         self._phrases: collections.OrderedDict[str, npt.NDArray[np.int16]] = (
             collections.OrderedDict()
         )
+        # the prewarm thread fills the cache while the loop may read it
+        self._phrases_lock = threading.Lock()
+        self._warm_phrases = tuple(p.strip() for p in warm_phrases if p.strip())
+        too_long = [p for p in self._warm_phrases if len(p) > PHRASE_CACHE_CHARS]
+        if too_long:
+            raise ValueError(
+                f"warm_phrases must be at most {PHRASE_CACHE_CHARS} characters: {too_long}"
+            )
+        self._warming: threading.Thread | None = None
 
     def _remember(self, text: str, pcm: npt.NDArray[np.int16]) -> None:
-        self._phrases[text] = pcm
-        self._phrases.move_to_end(text)
-        while len(self._phrases) > PHRASE_CACHE_SIZE:
-            self._phrases.popitem(last=False)
+        with self._phrases_lock:
+            self._phrases[text] = pcm
+            self._phrases.move_to_end(text)
+            while len(self._phrases) > PHRASE_CACHE_SIZE:
+                self._phrases.popitem(last=False)
+
+    def _recall(self, text: str) -> npt.NDArray[np.int16] | None:
+        with self._phrases_lock:
+            pcm = self._phrases.get(text)
+            if pcm is not None:
+                self._phrases.move_to_end(text)
+            return pcm
+
+    @property
+    def phrases(self) -> list[str]:
+        """The short sentences kept rendered, least recently used first."""
+        with self._phrases_lock:
+            return list(self._phrases)
 
     @property
     def model(self) -> str:
@@ -94,18 +123,36 @@ class TTS(tts.TTS):
         return sorted(VOICES)
 
     def prewarm(self) -> None:
-        """Fetch and load the voice in a background thread; errors are logged here and
-        raised again by the first synthesis."""
-        if loaded_voice(self._voice) is not None:
+        """In a background thread: fetch and load the voice, then render `warm_phrases`
+        into the phrase cache. Errors are logged here and raised again by the first
+        synthesis. Once per TTS object."""
+        if self._warming is not None:
             return
 
-        def load() -> None:
+        def warm() -> None:
             try:
-                load_voice(self._voice)
+                voice = load_voice(self._voice)
+                for phrase in self._warm_phrases:
+                    if self._recall(phrase) is None:
+                        self._remember(phrase, self._render(voice, phrase))
             except Exception:
                 logger.exception("prewarming %s failed", self.label)
 
-        threading.Thread(target=load, name=f"prewarm-{self.model}", daemon=True).start()
+        self._warming = threading.Thread(target=warm, name=f"prewarm-{self.model}", daemon=True)
+        self._warming.start()
+
+    def _render(self, voice: LoadedVoice, text: str) -> npt.NDArray[np.int16]:
+        """Blocking: the whole text's audio at once."""
+        parts: list[npt.NDArray[np.int16]] = []
+        voice.synthesize(
+            text,
+            speed=self._speed,
+            volume=self._volume,
+            speaker=self._speaker,
+            stop=SynthesisStop(),
+            on_audio=parts.append,
+        )
+        return np.concatenate(parts) if parts else np.zeros(0, np.int16)
 
     async def load(self) -> LoadedVoice:
         """The shared voice, loaded off the event loop on first use."""
@@ -132,9 +179,8 @@ class _PiperStream(tts.ChunkedStream):
             return
         voice = await piper_tts.load()
         samples = max(1, round(FRAME_SECONDS * voice.sample_rate))
-        cached = piper_tts._phrases.get(text)
-        if cached is not None:
-            piper_tts._phrases.move_to_end(text)
+        cached = piper_tts._recall(text)
+        if cached is not None and cached.size:
             for frame in split_frame(
                 AudioFrame(cached, voice.sample_rate, 1, cached.size), samples
             ):
