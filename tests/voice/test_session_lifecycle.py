@@ -29,6 +29,7 @@ from voxline.testing import (
     create_session,
     run_session,
 )
+from voxline.voice.recognition import EARLY_PREDICTION_SILENCE
 
 
 def _audio(session: Any) -> FakeAudioOutput:
@@ -369,18 +370,18 @@ async def test_an_audio_only_detector_scores_the_turn_while_the_stt_works(
     finals = [e for e in timeline.of("user_input_transcribed") if e.is_final]
     assert len(users) == 1 and len(finals) == 1
     # speech ends at 2.5 s, the VAD declares it at 3.0 s, the transcript comes at 3.3 s:
-    # with audio_only the detector starts after 0.2 s of silence (2.75 s: the VAD's silence
-    # count lags the audio by one 50 ms window) and its verdict is
+    # with audio_only the detector starts after EARLY_PREDICTION_SILENCE (0.15 s) of silence
+    # (2.7 s: the VAD's silence count lags the audio by one 50 ms window) and its verdict is
     # ready when the transcript comes; without it the detector starts at 3.3 s and takes its
     # whole 0.4 s after the transcript
     assert approx(timeline.at(users[0]) - timeline.at(finals[0]), commit_after_final)
     assert len(detector.started) == 1
     started = detector.started[0] - timeline.origin
-    assert approx(started, 2.75 if audio_only else 3.3)
+    assert approx(started, 2.55 + EARLY_PREDICTION_SILENCE if audio_only else 3.3)
 
 
 def test_a_pause_starts_the_early_verdict_and_speech_resuming_drops_it() -> None:
-    """Inside one VAD segment: 0.2 s of silence asks the audio-only detector; the silence
+    """Inside one VAD segment: 0.15 s of silence asks the audio-only detector; the silence
     count falling back (the user went on) cancels it and tells the turn engine that a
     preflight transcript of the pause is stale; the next pause asks again."""
     from voxline.voice.recognition import Recognition
@@ -398,7 +399,7 @@ def test_a_pause_starts_the_early_verdict_and_speech_resuming_drops_it() -> None
     recognition._session = Session()  # type: ignore[assignment]
     recognition._feed = lambda ev: calls.append(type(ev).__name__)  # type: ignore[method-assign]
     recognition._pause = 0.0
-    for silence in (0.0, 0.1, 0.15, 0.22, 0.35, 0.0, 0.1, 0.15, 0.21, 0.4):
+    for silence in (0.0, 0.05, 0.1, 0.16, 0.35, 0.0, 0.05, 0.1, 0.15, 0.4):
         recognition._track_pause(silence)
     assert calls == ["start", "cancel", "SpeechResumed", "start"]
 
@@ -427,10 +428,10 @@ async def test_an_early_not_finished_gets_a_second_look_before_max_delay() -> No
     timeline.origin = await run_session(session, Agent(instructions="Listen."), drain_delay=7.0)
     users = [e for e in timeline.of("conversation_item_added") if e.item.type == "message"]
     assert len(users) == 1
-    # asked at 2.75 s (0.2 s pause): 0.1; asked again when the transcript came (3.3 s): 0.9,
+    # asked at 2.7 s (0.15 s pause): 0.1; asked again when the transcript came (3.3 s): 0.9,
     # so the turn ends at 3.7 s instead of waiting for max_delay
     first, second = (t - timeline.origin for t in detector.started)
-    assert approx(first, 2.75) and approx(second, 3.3)
+    assert approx(first, 2.55 + EARLY_PREDICTION_SILENCE) and approx(second, 3.3)
     assert approx(timeline.at(users[0]), 3.7)
 
 

@@ -24,7 +24,7 @@ logger = logging.getLogger("voxline.recognition")
 STT_RESTART_DELAY = 0.5
 TURN_AUDIO_SECONDS = 8.0
 # seconds of silence inside a speech segment before an audio-only turn model is asked
-EARLY_PREDICTION_SILENCE = 0.2
+EARLY_PREDICTION_SILENCE = 0.15
 
 
 class Recognition:

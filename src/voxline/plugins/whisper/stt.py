@@ -50,7 +50,7 @@ class STT(stt.STT):
         beam_size: int = 1,
         cpu_threads: int = 1,
         compute_type: str = "int8",
-        early_recognition: float | None = 0.2,
+        early_recognition: float | None = 0.15,
         interim_interval: float | None = 1.0,
     ) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
