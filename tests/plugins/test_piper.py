@@ -239,7 +239,7 @@ async def test_closing_the_sentence_stream_stops_the_sentence_being_rendered(
 
 @pytest.mark.models
 async def test_a_short_phrase_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    voice = piper.TTS()
+    voice = piper.TTS(speed=1.01)  # options no other test uses: a cache of its own
     loaded = await voice.load()
     calls: list[str] = []
     original = type(loaded).synthesize
@@ -263,7 +263,7 @@ async def test_a_short_phrase_is_rendered_once(monkeypatch: pytest.MonkeyPatch) 
 async def test_prewarm_renders_the_openers_so_the_first_reply_costs_no_synthesis(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    voice = piper.TTS(warm_phrases=["Sure.", "Okay."])
+    voice = piper.TTS(speed=0.99, warm_phrases=["Sure.", "Okay."])
     loaded = await voice.load()
     calls: list[str] = []
     original = type(loaded).synthesize
@@ -281,6 +281,14 @@ async def test_prewarm_renders_the_openers_so_the_first_reply_costs_no_synthesis
     frames, _, _ = await render(voice, "Sure.")
     assert calls == ["Sure.", "Okay."]  # rendered by the prewarm only
     assert combine_frames(frames).duration > 0.2
+    # another session's TTS with the same voice and options shares them: nothing to render
+    other = piper.TTS(speed=0.99, warm_phrases=["Sure.", "Okay."])
+    other.prewarm()
+    assert other._warming is not None
+    await asyncio.to_thread(other._warming.join, 30)
+    await render(other, "Okay.")
+    assert calls == ["Sure.", "Okay."]
+    assert piper.TTS(speed=0.98).phrases == []  # other options, other audio
 
 
 def test_warm_phrases_must_fit_the_phrase_cache() -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._files import ensure_files
+from ._phrases import PhraseCache
 from ._voices import VoiceSpec, voice_spec
 
 if TYPE_CHECKING:
@@ -75,8 +76,15 @@ class LoadedVoice:
     def __init__(self, spec: VoiceSpec, voice: PiperVoice) -> None:
         self.spec = spec
         self._voice = voice
+        self._phrase_caches: dict[tuple[float, float, int | None], PhraseCache] = {}
+        self._phrase_lock = threading.Lock()
         self.sample_rate = int(voice.config.sample_rate)
         self.num_speakers = int(voice.config.num_speakers)
+
+    def phrase_cache(self, speed: float, volume: float, speaker: int | None) -> PhraseCache:
+        """The rendered short sentences of this voice with these options."""
+        with self._phrase_lock:
+            return self._phrase_caches.setdefault((speed, volume, speaker), PhraseCache())
 
     def synthesize(
         self,

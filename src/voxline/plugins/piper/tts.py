@@ -9,7 +9,6 @@ Piper renders it, so a multi-sentence text starts playing after its first senten
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import logging
 import threading
@@ -22,6 +21,7 @@ from ... import tts
 from ..._types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from ..._utils.aio import Chan, now
 from ...audio import AudioFrame, split_frame
+from ._phrases import PHRASE_CACHE_CHARS, PhraseCache
 from ._runtime import LoadedVoice, SynthesisStop, load_voice, loaded_voice, require_piper
 from ._voices import VOICES, voice_spec
 
@@ -29,11 +29,6 @@ logger = logging.getLogger("voxline.plugins.piper")
 
 FRAME_SECONDS = 0.02
 """Frames as small as the output path moves them, so an interruption is heard within one."""
-
-PHRASE_CACHE_CHARS = 24
-PHRASE_CACHE_SIZE = 64
-"""Short sentences a voice agent says again and again ("Sure.", "Okay.") are kept rendered:
-an opener then costs no synthesis at all, and it is the one sentence the user waits for."""
 
 WARM_PHRASES = ("Sure.", "Okay.", "Yes.", "Certainly.", "Right.", "Hello!", "Sorry.")
 """Rendered by `prewarm()`, so even the first reply's opener plays at once (about 60 ms of
@@ -76,12 +71,6 @@ class TTS(tts.TTS):
         self._speed = speed
         self._volume = volume
         self._speaker = speaker
-        # short sentences already rendered with these options, most recently used last
-        self._phrases: collections.OrderedDict[str, npt.NDArray[np.int16]] = (
-            collections.OrderedDict()
-        )
-        # the prewarm thread fills the cache while the loop may read it
-        self._phrases_lock = threading.Lock()
         self._warm_phrases = tuple(p.strip() for p in warm_phrases if p.strip())
         too_long = [p for p in self._warm_phrases if len(p) > PHRASE_CACHE_CHARS]
         if too_long:
@@ -90,25 +79,15 @@ class TTS(tts.TTS):
             )
         self._warming: threading.Thread | None = None
 
-    def _remember(self, text: str, pcm: npt.NDArray[np.int16]) -> None:
-        with self._phrases_lock:
-            self._phrases[text] = pcm
-            self._phrases.move_to_end(text)
-            while len(self._phrases) > PHRASE_CACHE_SIZE:
-                self._phrases.popitem(last=False)
-
-    def _recall(self, text: str) -> npt.NDArray[np.int16] | None:
-        with self._phrases_lock:
-            pcm = self._phrases.get(text)
-            if pcm is not None:
-                self._phrases.move_to_end(text)
-            return pcm
+    def _phrase_cache(self, voice: LoadedVoice) -> PhraseCache:
+        return voice.phrase_cache(self._speed, self._volume, self._speaker)
 
     @property
     def phrases(self) -> list[str]:
-        """The short sentences kept rendered, least recently used first."""
-        with self._phrases_lock:
-            return list(self._phrases)
+        """The short sentences kept rendered for this voice and these options (shared by
+        every TTS of the process that has them), least recently used first."""
+        voice = loaded_voice(self._voice)
+        return self._phrase_cache(voice).phrases() if voice is not None else []
 
     @property
     def model(self) -> str:
@@ -132,9 +111,11 @@ class TTS(tts.TTS):
         def warm() -> None:
             try:
                 voice = load_voice(self._voice)
-                for phrase in self._warm_phrases:
-                    if self._recall(phrase) is None:
-                        self._remember(phrase, self._render(voice, phrase))
+                cache = self._phrase_cache(voice)
+                with cache.warming:
+                    for phrase in self._warm_phrases:
+                        if cache.get(phrase) is None:
+                            cache.put(phrase, self._render(voice, phrase))
             except Exception:
                 logger.exception("prewarming %s failed", self.label)
 
@@ -179,8 +160,9 @@ class _PiperStream(tts.ChunkedStream):
             return
         voice = await piper_tts.load()
         samples = max(1, round(FRAME_SECONDS * voice.sample_rate))
-        cached = piper_tts._recall(text)
-        if cached is not None and cached.size:
+        phrases = piper_tts._phrase_cache(voice)
+        cached = phrases.get(text)
+        if cached is not None:
             for frame in split_frame(
                 AudioFrame(cached, voice.sample_rate, 1, cached.size), samples
             ):
@@ -217,8 +199,8 @@ class _PiperStream(tts.ChunkedStream):
                 for frame in split_frame(sentence, samples):
                     self._emit(frame)
             await worker
-            if len(text) <= PHRASE_CACHE_CHARS and rendered:
-                piper_tts._remember(text, np.concatenate(rendered))
+            if rendered:
+                phrases.put(text, np.concatenate(rendered))
         finally:
             if not worker.done():
                 stop.set()  # cancelled: end the ONNX call now instead of after the sentence
