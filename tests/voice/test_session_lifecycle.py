@@ -29,7 +29,7 @@ from voxline.testing import (
     create_session,
     run_session,
 )
-from voxline.voice.recognition import EARLY_PREDICTION_SILENCE
+from voxline.voice.recognition import EARLY_PREDICTION_SILENCE, SECOND_LOOK_SILENCE
 
 
 def _audio(session: Any) -> FakeAudioOutput:
@@ -395,13 +395,16 @@ def test_a_pause_starts_the_early_verdict_and_speech_resuming_drops_it() -> None
         def _cancel_early_prediction(self) -> None:
             calls.append("cancel")
 
+        def _retry_early_prediction(self) -> None:
+            calls.append("retry")
+
     recognition = Recognition.__new__(Recognition)
     recognition._session = Session()  # type: ignore[assignment]
     recognition._feed = lambda ev: calls.append(type(ev).__name__)  # type: ignore[method-assign]
     recognition._pause = 0.0
     for silence in (0.0, 0.05, 0.1, 0.16, 0.35, 0.0, 0.05, 0.1, 0.15, 0.4):
         recognition._track_pause(silence)
-    assert calls == ["start", "cancel", "SpeechResumed", "start"]
+    assert calls == ["start", "retry", "cancel", "SpeechResumed", "start", "retry"]
 
 
 class SecondLookDetector(AudioTurnDetector):
@@ -435,6 +438,40 @@ async def test_an_early_not_finished_gets_a_second_look_before_max_delay() -> No
     assert approx(timeline.at(users[0]), 3.7)
 
 
+class QuickSecondLookDetector(SecondLookDetector):
+    """The same verdicts, with the given seconds of work each (0.1 s by default)."""
+
+    def __init__(self, work: tuple[float, ...] = (0.1, 0.1)) -> None:
+        super().__init__()
+        self.work = list(work)
+
+    async def predict_end_of_turn(
+        self, chat_ctx: ChatContext, *, audio: list[AudioFrame] | None = None
+    ) -> float:
+        self.started.append(asyncio.get_running_loop().time())
+        await asyncio.sleep(self.work.pop(0))
+        return self.verdicts.pop(0)
+
+
+@pytest.mark.virtual_time
+async def test_a_not_finished_early_verdict_is_looked_at_again_within_the_pause() -> None:
+    actions = FakeActions()
+    actions.add_user_speech(0.5, 2.5, "I am done", stt_delay=0.8)
+    detector = QuickSecondLookDetector()
+    session = create_session(actions, turn_handling={"turn_detection": detector})
+    timeline = record(session)
+    timeline.origin = await run_session(session, Agent(instructions="Listen."), drain_delay=7.0)
+    users = [e for e in timeline.of("conversation_item_added") if e.item.type == "message"]
+    assert len(users) == 1
+    # 0.1 at 2.7 s (0.15 s pause); the pause goes on, so again at 2.9 s (0.35 s): 0.9 by
+    # 3.0 s. The transcript at 3.3 s finds a "finished" ready and the turn ends then, not
+    # after another look (3.4 s)
+    first, second = (t - timeline.origin for t in detector.started)
+    assert approx(first, 2.55 + EARLY_PREDICTION_SILENCE)
+    assert approx(second, 2.55 + SECOND_LOOK_SILENCE)
+    assert approx(timeline.at(users[0]), 3.3)
+
+
 @pytest.mark.parametrize(
     ("speaking", "pause", "preflight"),
     [(True, 0.25, True), (False, 0.0, True), (True, 0.0, False)],
@@ -466,3 +503,21 @@ def test_a_preflight_counts_only_while_this_vad_hears_a_pause_or_the_end(
     (transcript,) = fed
     assert isinstance(transcript, turns.Transcript)
     assert (transcript.final, transcript.preflight) == (False, preflight)
+
+
+@pytest.mark.virtual_time
+async def test_a_late_not_finished_early_verdict_is_looked_at_again_when_it_comes() -> None:
+    """The early verdict takes longer than the pause's second-look point (a busy machine):
+    it is looked at again the moment it comes back, not only when the transcript comes."""
+    actions = FakeActions()
+    actions.add_user_speech(0.5, 2.5, "I am done", stt_delay=0.8)
+    detector = QuickSecondLookDetector(work=(0.25, 0.1))
+    session = create_session(actions, turn_handling={"turn_detection": detector})
+    timeline = record(session)
+    timeline.origin = await run_session(session, Agent(instructions="Listen."), drain_delay=7.0)
+    users = [e for e in timeline.of("conversation_item_added") if e.item.type == "message"]
+    assert len(users) == 1
+    first, second = (t - timeline.origin for t in detector.started)
+    assert approx(first, 2.55 + EARLY_PREDICTION_SILENCE)
+    assert approx(second, first + 0.25)  # on the verdict's return, past the 0.35 s point
+    assert approx(timeline.at(users[0]), 3.3)

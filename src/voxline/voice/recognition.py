@@ -25,6 +25,8 @@ STT_RESTART_DELAY = 0.5
 TURN_AUDIO_SECONDS = 8.0
 # seconds of silence inside a speech segment before an audio-only turn model is asked
 EARLY_PREDICTION_SILENCE = 0.15
+# ... and if that early verdict was "not finished", once more this far into the same pause
+SECOND_LOOK_SILENCE = 0.35
 
 
 class Recognition:
@@ -75,6 +77,11 @@ class Recognition:
             self._tasks.append(loop.create_task(self._vad_loop(), name="vad"))
         if self._has_stt:
             self._tasks.append(loop.create_task(self._stt_loop(), name="stt"))
+
+    @property
+    def pause(self) -> float:
+        """Seconds of silence so far inside the user's current speech segment (0 outside)."""
+        return self._pause if self._user_speaking else 0.0
 
     @property
     def user_pausing(self) -> bool:
@@ -138,6 +145,8 @@ class Recognition:
             self._feed(turns.SpeechResumed(now()))
         elif self._pause < EARLY_PREDICTION_SILENCE <= silence:
             self._session._start_early_prediction()
+        elif self._pause < SECOND_LOOK_SILENCE <= silence:
+            self._session._retry_early_prediction()
         self._pause = silence
 
     async def _audio_for_stt(self) -> AsyncIterator[AudioFrame]:

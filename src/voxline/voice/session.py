@@ -71,7 +71,7 @@ from .ivr import (
     make_dtmf_tool,
 )
 from .prompt_prefill import PromptPrefiller
-from .recognition import Recognition
+from .recognition import SECOND_LOOK_SILENCE, Recognition
 from .reply import Reply
 from .reporting import error_payload, llm_metrics, model_kind, tts_metrics
 from .scheduler import SpeechScheduler
@@ -928,8 +928,29 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         task = self._tasks.create(
             detector.predict_end_of_turn(ChatContext.empty(), audio=audio), name="eot_early"
         )
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        task.add_done_callback(self._on_early_verdict)
         self._early_prediction = task
+
+    def _on_early_verdict(self, task: asyncio.Task[float]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        # a verdict that comes back late, when the pause is already long, is retried now
+        recognition = self._recognition
+        if task is self._early_prediction and recognition is not None:
+            if recognition.pause >= SECOND_LOOK_SILENCE:
+                self._retry_early_prediction()
+
+    def _retry_early_prediction(self) -> None:
+        """The early verdict, on 0.15 s of silence, said "not finished" and the pause goes
+        on: look again now, with more silence heard, so a finished turn is recognised before
+        the VAD's end of speech instead of a whole model run after it."""
+        early, detector = self._early_prediction, self._turn_detector
+        if early is None or detector is None or not early.done() or early.cancelled():
+            return  # no verdict yet: the final transcript's look covers it
+        if early.exception() is not None or early.result() >= detector.unlikely_threshold:
+            return
+        self._early_prediction = None
+        self._start_early_prediction()
 
     def _cancel_early_prediction(self) -> None:
         if self._early_prediction is not None:
