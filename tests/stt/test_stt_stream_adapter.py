@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
+from stt.scripted_vad import ScriptedVAD
 from voxline._types import APIConnectOptions
-from voxline._utils.aio import Chan
 from voxline.audio import AudioFrame
 from voxline.stt import (
     STT,
@@ -20,7 +20,7 @@ from voxline.stt import (
 )
 from voxline.testing import FakeActions
 from voxline.testing.fakes import FakeVAD
-from voxline.vad import VAD, VADCapabilities, VADEvent, VADEventType, VADStream
+from voxline.vad import VAD, VADEvent, VADEventType
 
 
 class CountingSTT(STT):
@@ -92,30 +92,6 @@ async def test_a_batch_stt_explains_it_needs_the_adapter() -> None:
 
 
 # ------------------------------------------------------------------ early recognition
-
-
-class ScriptedVAD(VAD):
-    """Emits a fixed list of (time, event) on the loop clock, whatever audio it gets."""
-
-    def __init__(self, script: list[tuple[float, VADEvent]]) -> None:
-        super().__init__(capabilities=VADCapabilities(update_interval=0.032))
-        self.script = script
-
-    def stream(self) -> VADStream:
-        return _ScriptedStream(self)
-
-
-class _ScriptedStream(VADStream):
-    async def _run(self, frames: Chan[AudioFrame]) -> None:
-        vad = self._vad
-        assert isinstance(vad, ScriptedVAD)
-        loop = asyncio.get_running_loop()
-        origin = loop.time()
-        for at, ev in vad.script:
-            await asyncio.sleep(max(0.0, origin + at - loop.time()))
-            self._emit(ev)
-        async for _ in frames:
-            pass
 
 
 def _window(speech: bool) -> AudioFrame:

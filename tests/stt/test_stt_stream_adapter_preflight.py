@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from stt.scripted_vad import ScriptedVAD
 from voxline._types import APIConnectOptions
 from voxline._utils.aio import Chan
 from voxline.audio import AudioFrame
@@ -43,30 +44,6 @@ Events = list[tuple[float, SpeechEventType, str]]
 
 def _window() -> AudioFrame:
     return AudioFrame.create(16000, 1, 800)
-
-
-class ScriptedVAD(VAD):
-    """Emits a fixed list of (time, event) on the loop clock, whatever audio it gets."""
-
-    def __init__(self, script: list[tuple[float, VADEvent]]) -> None:
-        super().__init__(capabilities=VADCapabilities(update_interval=WINDOW))
-        self.script = script
-
-    def stream(self) -> VADStream:
-        return _ScriptedStream(self)
-
-
-class _ScriptedStream(VADStream):
-    async def _run(self, frames: Chan[AudioFrame]) -> None:
-        vad = self._vad
-        assert isinstance(vad, ScriptedVAD)
-        loop = asyncio.get_running_loop()
-        origin = loop.time()
-        for at, ev in vad.script:
-            await asyncio.sleep(max(0.0, origin + at - loop.time()))
-            self._emit(ev)
-        async for _ in frames:
-            pass
 
 
 def segment(speech: Sequence[tuple[float, float]]) -> list[tuple[float, VADEvent]]:
@@ -145,7 +122,10 @@ async def run_adapter(
 ) -> Events:
     """Stream one scripted segment through the adapter; the events with their times."""
     stream = StreamAdapter(
-        stt=stt, vad=ScriptedVAD(script), early_recognition=early, interim_interval=interval
+        stt=stt,
+        vad=ScriptedVAD(script, window=WINDOW),
+        early_recognition=early,
+        interim_interval=interval,
     ).stream()
     loop = asyncio.get_running_loop()
     stt.origin = loop.time()
