@@ -421,21 +421,27 @@ class SecondLookDetector(AudioTurnDetector):
         return self.verdicts.pop(0)
 
 
-@pytest.mark.virtual_time
-async def test_an_early_not_finished_gets_a_second_look_before_max_delay() -> None:
+async def one_detected_turn(detector: AudioTurnDetector) -> tuple[float, list[float]]:
+    """Speech from 0.5 s to 2.5 s, its transcript at 3.3 s: when the turn was committed and
+    when the detector was asked, both from the session's start."""
     actions = FakeActions()
     actions.add_user_speech(0.5, 2.5, "I am done", stt_delay=0.8)
-    detector = SecondLookDetector()
     session = create_session(actions, turn_handling={"turn_detection": detector})
     timeline = record(session)
     timeline.origin = await run_session(session, Agent(instructions="Listen."), drain_delay=7.0)
     users = [e for e in timeline.of("conversation_item_added") if e.item.type == "message"]
     assert len(users) == 1
+    return timeline.at(users[0]), [t - timeline.origin for t in detector.started]
+
+
+@pytest.mark.virtual_time
+async def test_an_early_not_finished_gets_a_second_look_before_max_delay() -> None:
+    committed, asked = await one_detected_turn(SecondLookDetector())
     # asked at 2.7 s (0.15 s pause): 0.1; asked again when the transcript came (3.3 s): 0.9,
     # so the turn ends at 3.7 s instead of waiting for max_delay
-    first, second = (t - timeline.origin for t in detector.started)
+    first, second = asked
     assert approx(first, 2.55 + EARLY_PREDICTION_SILENCE) and approx(second, 3.3)
-    assert approx(timeline.at(users[0]), 3.7)
+    assert approx(committed, 3.7)
 
 
 class QuickSecondLookDetector(SecondLookDetector):
@@ -455,21 +461,14 @@ class QuickSecondLookDetector(SecondLookDetector):
 
 @pytest.mark.virtual_time
 async def test_a_not_finished_early_verdict_is_looked_at_again_within_the_pause() -> None:
-    actions = FakeActions()
-    actions.add_user_speech(0.5, 2.5, "I am done", stt_delay=0.8)
-    detector = QuickSecondLookDetector()
-    session = create_session(actions, turn_handling={"turn_detection": detector})
-    timeline = record(session)
-    timeline.origin = await run_session(session, Agent(instructions="Listen."), drain_delay=7.0)
-    users = [e for e in timeline.of("conversation_item_added") if e.item.type == "message"]
-    assert len(users) == 1
+    committed, asked = await one_detected_turn(QuickSecondLookDetector())
     # 0.1 at 2.7 s (0.15 s pause); the pause goes on, so again at 2.9 s (0.35 s): 0.9 by
     # 3.0 s. The transcript at 3.3 s finds a "finished" ready and the turn ends then, not
     # after another look (3.4 s)
-    first, second = (t - timeline.origin for t in detector.started)
+    first, second = asked
     assert approx(first, 2.55 + EARLY_PREDICTION_SILENCE)
     assert approx(second, 2.55 + SECOND_LOOK_SILENCE)
-    assert approx(timeline.at(users[0]), 3.3)
+    assert approx(committed, 3.3)
 
 
 @pytest.mark.parametrize(
@@ -509,15 +508,8 @@ def test_a_preflight_counts_only_while_this_vad_hears_a_pause_or_the_end(
 async def test_a_late_not_finished_early_verdict_is_looked_at_again_when_it_comes() -> None:
     """The early verdict takes longer than the pause's second-look point (a busy machine):
     it is looked at again the moment it comes back, not only when the transcript comes."""
-    actions = FakeActions()
-    actions.add_user_speech(0.5, 2.5, "I am done", stt_delay=0.8)
-    detector = QuickSecondLookDetector(work=(0.25, 0.1))
-    session = create_session(actions, turn_handling={"turn_detection": detector})
-    timeline = record(session)
-    timeline.origin = await run_session(session, Agent(instructions="Listen."), drain_delay=7.0)
-    users = [e for e in timeline.of("conversation_item_added") if e.item.type == "message"]
-    assert len(users) == 1
-    first, second = (t - timeline.origin for t in detector.started)
+    committed, asked = await one_detected_turn(QuickSecondLookDetector(work=(0.25, 0.1)))
+    first, second = asked
     assert approx(first, 2.55 + EARLY_PREDICTION_SILENCE)
     assert approx(second, first + 0.25)  # on the verdict's return, past the 0.35 s point
-    assert approx(timeline.at(users[0]), 3.3)
+    assert approx(committed, 3.3)
