@@ -80,7 +80,12 @@ def test_voxline_playground_with_an_agent_session(tmp_path: Path) -> None:
 def test_the_main_job_hears_and_answers_a_browser_user(tmp_path: Path) -> None:
     result = drive("assistant", tmp_path)
     transcript = result["snapshot"]["transcript"]
-    assert any(s["user"] and "capital of france" in s["text"].lower() for s in transcript)
+    # the words that carry the question: Whisper tiny hears espeak's reduced "of" as "and"
+    # now and then
+    assert any(
+        s["user"] and "capital" in s["text"].lower() and "france" in s["text"].lower()
+        for s in transcript
+    )
     assert any(not s["user"] and "paris" in s["text"].lower() for s in transcript)
     assert result["snapshot"]["stats"]["inboundAudioBytes"] > 10_000
     if os.environ.get("VOXLINE_UPDATE_SCREENSHOT") == "1":
