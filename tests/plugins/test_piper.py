@@ -237,9 +237,8 @@ async def test_closing_the_sentence_stream_stops_the_sentence_being_rendered(
     await asyncio.wait([consumer])
 
 
-@pytest.mark.models
-async def test_a_short_phrase_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    voice = piper.TTS(speed=1.01)  # options no other test uses: a cache of its own
+async def count_synthesis(voice: piper.TTS, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts the loaded voice is asked to render from now on (cache hits render none)."""
     loaded = await voice.load()
     calls: list[str] = []
     original = type(loaded).synthesize
@@ -249,6 +248,13 @@ async def test_a_short_phrase_is_rendered_once(monkeypatch: pytest.MonkeyPatch) 
         return original(self, text, **options)
 
     monkeypatch.setattr(type(loaded), "synthesize", counting)
+    return calls
+
+
+@pytest.mark.models
+async def test_a_short_phrase_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    voice = piper.TTS(speed=1.01)  # options no other test uses: a cache of its own
+    calls = await count_synthesis(voice, monkeypatch)
     first = combine_frames((await render(voice, "Sure."))[0])
     again = combine_frames((await render(voice, " Sure. "))[0])
     long = "This sentence is longer than a short opener."
@@ -264,15 +270,7 @@ async def test_prewarm_renders_the_openers_so_the_first_reply_costs_no_synthesis
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     voice = piper.TTS(speed=0.99, warm_phrases=["Sure.", "Okay."])
-    loaded = await voice.load()
-    calls: list[str] = []
-    original = type(loaded).synthesize
-
-    def counting(self: Any, text: str, **options: Any) -> Any:
-        calls.append(text)
-        return original(self, text, **options)
-
-    monkeypatch.setattr(type(loaded), "synthesize", counting)
+    calls = await count_synthesis(voice, monkeypatch)
     voice.prewarm()
     voice.prewarm()  # once per TTS object
     assert voice._warming is not None

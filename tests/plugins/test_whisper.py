@@ -142,20 +142,6 @@ def test_one_transcription_at_a_time_per_model() -> None:
     class Info:
         language = "en"
 
-    class Engine:
-        def transcribe(self, audio: Any, **options: Any) -> tuple[Any, Info]:
-            def segments() -> Any:
-                nonlocal active, most
-                with lock:
-                    active += 1
-                    most = max(most, active)
-                time.sleep(0.05)
-                with lock:
-                    active -= 1
-                yield from ()
-
-            return segments(), Info()
-
     def busy() -> None:
         nonlocal active, most
         with lock:
@@ -164,6 +150,14 @@ def test_one_transcription_at_a_time_per_model() -> None:
         time.sleep(0.05)
         with lock:
             active -= 1
+
+    class Engine:
+        def transcribe(self, audio: Any, **options: Any) -> tuple[Any, Info]:
+            def segments() -> Any:
+                busy()
+                yield from ()
+
+            return segments(), Info()
 
     class Result:
         sequences_ids: ClassVar = [[1, 2]]

@@ -169,25 +169,21 @@ class _AdapterStream(RecognizeStream):
 
     def _preflight(self, task: asyncio.Task[SpeechEvent]) -> None:
         """An early recognition finished while the VAD still waits: say what it heard."""
-        if task not in self._wanted:
-            return  # dropped (the user went on) or taken over by the final
-        self._wanted.discard(task)
-        if task.cancelled() or task.exception() is not None:
-            return  # dropped; a failure is raised where the VAD's end awaits the guess
-        result = task.result()
-        if result.alternatives and result.alternatives[0].text.strip():
-            self._emit(SpeechEvent(SpeechEventType.PREFLIGHT_TRANSCRIPT, result.alternatives))
+        self._say(task, SpeechEventType.PREFLIGHT_TRANSCRIPT)
 
     def _interim(self, task: asyncio.Task[SpeechEvent]) -> None:
         """An interim pass over the utterance so far finished while the user speaks on."""
+        self._say(task, SpeechEventType.INTERIM_TRANSCRIPT)
+
+    def _say(self, task: asyncio.Task[SpeechEvent], kind: SpeechEventType) -> None:
         if task not in self._wanted:
-            return
+            return  # dropped (the user went on, or speech ended) or taken over by the final
         self._wanted.discard(task)
         if task.cancelled() or task.exception() is not None:
-            return  # dropped, or failed: the final recognition reports a lasting failure
+            return  # a failure is raised by the final recognition, which the VAD's end awaits
         result = task.result()
         if result.alternatives and result.alternatives[0].text.strip():
-            self._emit(SpeechEvent(SpeechEventType.INTERIM_TRANSCRIPT, result.alternatives))
+            self._emit(SpeechEvent(kind, result.alternatives))
 
     def _drop(self, task: asyncio.Task[SpeechEvent]) -> None:
         self._wanted.discard(task)

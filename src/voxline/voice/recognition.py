@@ -84,11 +84,6 @@ class Recognition:
         return self._pause if self._user_speaking else 0.0
 
     @property
-    def user_pausing(self) -> bool:
-        """The VAD hears silence inside the user's speech: the end of the turn may be near."""
-        return self._user_speaking and self._pause > 0.0
-
-    @property
     def recent_audio(self) -> list[AudioFrame]:
         return list(self._recent_audio)
 

@@ -70,7 +70,7 @@ from .ivr import (
     IVRSilenceEvent,
     make_dtmf_tool,
 )
-from .prompt_prefill import PromptPrefiller
+from .prompt_prefill import PromptPrefiller, can_prefill
 from .recognition import SECOND_LOOK_SILENCE, Recognition
 from .reply import Reply
 from .reporting import error_payload, llm_metrics, model_kind, tts_metrics
@@ -1369,9 +1369,12 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         agent = self._agent
         if agent is None or self._closing or self._lifecycle != "running":
             return
+        llm = self._resolve_llm(agent)
+        if not can_prefill(llm):
+            return  # most LLMs: no chat context is copied on every state change for nothing
         ctx = agent.chat_ctx
         ctx.add_message(role="user", content=user_text)
-        self._prefiller.request(self._resolve_llm(agent), ctx, self._tools_for(agent))
+        self._prefiller.request(llm, ctx, self._tools_for(agent))
 
     def _prefill_partial_turn(self, interim: str) -> None:
         """Speculative work on the user's words so far, so it follows the preemptive
@@ -1379,7 +1382,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         recognition, the turn model) are about to need the cores, and a prefill cannot be
         stopped midway."""
         engine, agent, recognition = self._engine, self._agent, self._recognition
-        if engine is None or agent is None or recognition is None or recognition.user_pausing:
+        if engine is None or agent is None or recognition is None or recognition.pause > 0.0:
             return
         if not self._turn_handling.preemptive_generation.enabled:
             return
